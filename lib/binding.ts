@@ -1,0 +1,60 @@
+// Loads the native addon (node-gyp-build: build/Release or prebuilds/) and
+// declares its shape. SPARQ_ADDON_PATH loads a specific .node file instead
+// (the sanitizer build uses it).
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+export interface NativeCpuInfo {
+  vendor: string;
+  brand: string;
+  detected: 'scalar' | 'avx2' | 'avx512';
+  active: 'scalar' | 'avx2' | 'avx512';
+  features: { avx2: boolean; avx512: boolean; avx512vnni: boolean; avx512bf16: boolean };
+  cores: number;
+}
+
+/** Weight storage codes shared with native/core/kernels.h (WeightType). */
+export const NativeWeightType = { float32: 0, float16: 1, bfloat16: 2 } as const;
+export type NativeWeightType = (typeof NativeWeightType)[keyof typeof NativeWeightType];
+
+/** Half-precision codes shared with native/core/convert.h (HalfType). */
+export const NativeHalfType = { float16: 0, bfloat16: 1 } as const;
+export type NativeHalfType = (typeof NativeHalfType)[keyof typeof NativeHalfType];
+
+export interface NativeAddon {
+  cpuInfo(): NativeCpuInfo;
+  getNumThreads(): number;
+  setNumThreads(n: number): void;
+  convertToHalf(src: Float32Array, dst: Uint16Array, kind: NativeHalfType): void;
+  convertFromHalf(src: Uint16Array, dst: Float32Array, kind: NativeHalfType): void;
+  linear(
+    x: Float32Array, n: number, k: number,
+    w: Float32Array | Uint16Array, wtype: NativeWeightType, m: number,
+    bias: Float32Array | null, y: Float32Array, async: false,
+  ): Float32Array;
+  linear(
+    x: Float32Array, n: number, k: number,
+    w: Float32Array | Uint16Array, wtype: NativeWeightType, m: number,
+    bias: Float32Array | null, y: Float32Array, async: true,
+  ): Promise<Float32Array>;
+  matmul(a: Float32Array, b: Float32Array, c: Float32Array, m: number, k: number, n: number, async: false): Float32Array;
+  matmul(a: Float32Array, b: Float32Array, c: Float32Array, m: number, k: number, n: number, async: true): Promise<Float32Array>;
+}
+
+const require = createRequire(import.meta.url);
+// lib/binding.ts and dist/binding.js both sit one level below the package root.
+const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+function load(): NativeAddon {
+  const isa = process.env.SPARQ_ISA;
+  if (isa !== undefined && isa !== '' && !['scalar', 'avx2', 'avx512'].includes(isa)) {
+    throw new RangeError(`Expected one of 'scalar', 'avx2', 'avx512' for SPARQ_ISA but received '${isa}'`);
+  }
+  const explicit = process.env.SPARQ_ADDON_PATH;
+  if (explicit) return require(path.resolve(explicit)) as NativeAddon;
+  const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
+  return nodeGypBuild(packageRoot) as NativeAddon;
+}
+
+export const native: NativeAddon = load();

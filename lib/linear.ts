@@ -1,0 +1,99 @@
+// linear (y = x·wᵀ + bias) and matmul over dense tensors. Later weight formats
+// (sparse, quantized, clustered) plug into the same `linear` through
+// `prepareLinear`, which validates and returns the native call to make.
+import { native, NativeWeightType } from './binding.js';
+import { describe, rangeError, typeError } from './errors.js';
+import { checkTensor, Tensor } from './tensor.js';
+
+/** Weight types `linear` accepts. */
+export type LinearWeight = Tensor<'float32' | 'float16' | 'bfloat16'>;
+
+interface LinearCall {
+  run(async: false): Float32Array;
+  run(async: true): Promise<Float32Array>;
+  outShape: number[];
+}
+
+function prepareLinear(x: unknown, w: unknown, bias: unknown): LinearCall {
+  const xt = checkTensor('x', x);
+  const wt = checkTensor('w', w);
+  if (xt.dtype !== 'float32') throw typeError('x', "a 'float32' tensor", `a '${xt.dtype}' tensor`);
+  if (xt.rank < 1) throw rangeError('x', 'a tensor of shape [..., K]', `shape ${describe(xt.shape)}`);
+  if (wt.dtype !== 'float32' && wt.dtype !== 'float16' && wt.dtype !== 'bfloat16') {
+    throw typeError('w', "a 'float32', 'float16' or 'bfloat16' tensor", `a '${wt.dtype}' tensor`);
+  }
+  if (wt.rank !== 2) throw rangeError('w', 'a tensor of shape [M, K]', `shape ${describe(wt.shape)}`);
+  const [M, K] = wt.shape as [number, number];
+  const xK = xt.shape[xt.rank - 1];
+  if (xK !== K) {
+    throw rangeError('x', `shape [..., ${K}] to match w of shape [${M}, ${K}]`, `shape ${describe(xt.shape)}`);
+  }
+  const N = xt.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+  let b: Float32Array | null = null;
+  if (bias !== undefined && bias !== null) {
+    const bt = checkTensor('bias', bias);
+    if (bt.dtype !== 'float32') throw typeError('bias', "a 'float32' tensor", `a '${bt.dtype}' tensor`);
+    if (bt.rank !== 1 || bt.shape[0] !== M) {
+      throw rangeError('bias', `a tensor of shape [${M}]`, `shape ${describe(bt.shape)}`);
+    }
+    b = bt.data as Float32Array;
+  }
+  const outShape = [...xt.shape.slice(0, -1), M];
+  const xd = xt.data as Float32Array;
+  const wd = wt.data as Float32Array | Uint16Array;
+  const wtype = NativeWeightType[wt.dtype];
+  return {
+    outShape,
+    run: ((async: boolean) => {
+      const y = new Float32Array(N * M);
+      return async ? native.linear(xd, N, K, wd, wtype, M, b, y, true) : native.linear(xd, N, K, wd, wtype, M, b, y, false);
+    }) as LinearCall['run'],
+  };
+}
+
+/**
+ * y = x·wᵀ + bias. `x` is float32 [..., K]; `w` is [M, K] in float32, float16
+ * or bfloat16 (widened to float32 in registers); `bias` is float32 [M].
+ * Returns float32 [..., M]. Runs on the sparq thread pool and blocks until done.
+ */
+export function linear(x: Tensor<'float32'>, w: LinearWeight, bias?: Tensor<'float32'> | null): Tensor<'float32'> {
+  const call = prepareLinear(x, w, bias);
+  return Tensor.from(call.run(false), call.outShape);
+}
+
+/**
+ * `linear` off the event loop: runs on a libuv worker and resolves with the
+ * result. The inputs are kept alive until it settles; do not modify or
+ * transfer their buffers meanwhile.
+ */
+export async function linearAsync(x: Tensor<'float32'>, w: LinearWeight, bias?: Tensor<'float32'> | null): Promise<Tensor<'float32'>> {
+  const call = prepareLinear(x, w, bias);
+  return Tensor.from(await call.run(true), call.outShape);
+}
+
+function prepareMatmul(a: unknown, b: unknown) {
+  const at = checkTensor('a', a);
+  const bt = checkTensor('b', b);
+  for (const [name, t] of [['a', at], ['b', bt]] as const) {
+    if (t.dtype !== 'float32') throw typeError(name, "a 'float32' tensor", `a '${t.dtype}' tensor`);
+    if (t.rank !== 2) throw rangeError(name, 'a 2-D tensor', `shape ${describe(t.shape)}`);
+  }
+  const [M, K] = at.shape as [number, number];
+  const [K2, N] = bt.shape as [number, number];
+  if (K2 !== K) throw rangeError('b', `shape [${K}, N] to match a of shape [${M}, ${K}]`, `shape ${describe(bt.shape)}`);
+  return { a: at.data as Float32Array, b: bt.data as Float32Array, M, K, N };
+}
+
+/** c = a·b for float32 a [M, K] and b [K, N]; returns float32 [M, N]. */
+export function matmul(a: Tensor<'float32'>, b: Tensor<'float32'>): Tensor<'float32'> {
+  const p = prepareMatmul(a, b);
+  const c = native.matmul(p.a, p.b, new Float32Array(p.M * p.N), p.M, p.K, p.N, false);
+  return Tensor.from(c, [p.M, p.N]);
+}
+
+/** `matmul` off the event loop (see `linearAsync`). */
+export async function matmulAsync(a: Tensor<'float32'>, b: Tensor<'float32'>): Promise<Tensor<'float32'>> {
+  const p = prepareMatmul(a, b);
+  const c = await native.matmul(p.a, p.b, new Float32Array(p.M * p.N), p.M, p.K, p.N, true);
+  return Tensor.from(c, [p.M, p.N]);
+}

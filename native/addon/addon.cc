@@ -1,0 +1,201 @@
+// Node-API glue: unwrap typed arrays, re-check sizes, call the core, and run
+// long work on the libuv pool behind a Promise. No math here. The TypeScript
+// layer (lib/) validates arguments and builds the messages users see; checks
+// here are a second line that keeps bad calls from touching memory.
+#include <napi.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "../core/convert.h"
+#include "../core/cpu.h"
+#include "../core/kernels.h"
+#include "../core/linear.h"
+#include "../core/thread_pool.h"
+
+namespace {
+
+using sparq::HalfType;
+using sparq::WeightType;
+
+// A typed-array argument checked for its element type and, when `count` is
+// given, for holding exactly that many elements.
+template <typename T>
+T* typed_data(const Napi::CallbackInfo& info, size_t index, napi_typedarray_type type,
+              const char* name, size_t count) {
+  Napi::Env env = info.Env();
+  if (index >= info.Length() || !info[index].IsTypedArray() ||
+      info[index].As<Napi::TypedArray>().TypedArrayType() != type) {
+    throw Napi::TypeError::New(env, std::string("Expected a typed array of the right type for ") + name);
+  }
+  Napi::TypedArray a = info[index].As<Napi::TypedArray>();
+  if (a.ElementLength() != count) {
+    throw Napi::RangeError::New(env, std::string("Expected ") + std::to_string(count) +
+                                         " elements for " + name + " but received " +
+                                         std::to_string(a.ElementLength()));
+  }
+  if (count == 0) return nullptr;
+  uint8_t* base = static_cast<uint8_t*>(a.ArrayBuffer().Data());
+  if (base == nullptr) throw Napi::TypeError::New(env, std::string(name) + " is detached");
+  return reinterpret_cast<T*>(base + a.ByteOffset());
+}
+
+size_t size_arg(const Napi::CallbackInfo& info, size_t index, const char* name) {
+  if (index >= info.Length() || !info[index].IsNumber())
+    throw Napi::TypeError::New(info.Env(), std::string("Expected a number for ") + name);
+  const double v = info[index].As<Napi::Number>().DoubleValue();
+  if (!(v >= 0 && v <= 9007199254740991.0) || v != static_cast<double>(static_cast<uint64_t>(v)))
+    throw Napi::RangeError::New(info.Env(), std::string("Expected a non-negative integer for ") + name);
+  return static_cast<size_t>(v);
+}
+
+// a * b, or throws on overflow.
+size_t checked_mul(Napi::Env env, size_t a, size_t b) {
+  size_t r;
+  if (__builtin_mul_overflow(a, b, &r)) throw Napi::RangeError::New(env, "Tensor size overflows");
+  return r;
+}
+
+// Runs `work` on the libuv pool; resolves with `result`. Holds references to
+// `keep` (the input and output arrays) until it settles, so the garbage
+// collector cannot free memory the work reads or writes.
+class PromiseWorker : public Napi::AsyncWorker {
+ public:
+  PromiseWorker(Napi::Env env, std::function<void()> work, Napi::Value result,
+                const std::vector<Napi::Value>& keep)
+      : Napi::AsyncWorker(env, "sparq"), deferred_(Napi::Promise::Deferred::New(env)),
+        work_(std::move(work)) {
+    result_ = Napi::Persistent(result);
+    for (const Napi::Value& v : keep)
+      if (v.IsObject()) keep_.push_back(Napi::Persistent(v.As<Napi::Object>()));
+  }
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override { work_(); }
+  void OnOK() override { deferred_.Resolve(result_.Value()); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::function<void()> work_;
+  Napi::Reference<Napi::Value> result_;
+  std::vector<Napi::ObjectReference> keep_;
+};
+
+Napi::Value run(const Napi::CallbackInfo& info, bool async, std::function<void()> work,
+                Napi::Value result, const std::vector<Napi::Value>& keep) {
+  if (!async) {
+    work();
+    return result;
+  }
+  auto* worker = new PromiseWorker(info.Env(), std::move(work), result, keep);
+  Napi::Promise p = worker->Promise();
+  worker->Queue();
+  return p;
+}
+
+Napi::Value CpuInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const sparq::CpuFeatures& f = sparq::cpu_features();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("vendor", f.vendor);
+  o.Set("brand", f.brand);
+  o.Set("detected", sparq::isa_name(sparq::detected_isa()));
+  o.Set("active", sparq::isa_name(sparq::kernels().isa));
+  Napi::Object feat = Napi::Object::New(env);
+  feat.Set("avx2", f.avx2);
+  feat.Set("avx512", f.avx512);
+  feat.Set("avx512vnni", f.avx512_vnni);
+  feat.Set("avx512bf16", f.avx512_bf16);
+  o.Set("features", feat);
+  o.Set("cores", sparq::available_cores());
+  return o;
+}
+
+Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), sparq::num_threads());
+}
+
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  const size_t n = size_arg(info, 0, "threads");
+  if (n < 1 || n > 1024) throw Napi::RangeError::New(info.Env(), "Expected 1..1024 for threads");
+  sparq::set_num_threads(static_cast<int>(n));
+  return info.Env().Undefined();
+}
+
+// convertToHalf(src: Float32Array, dst: Uint16Array, kind: 0 f16 | 1 bf16)
+Napi::Value ConvertToHalf(const Napi::CallbackInfo& info) {
+  const size_t n = info[0].IsTypedArray() ? info[0].As<Napi::TypedArray>().ElementLength() : 0;
+  const float* src = typed_data<const float>(info, 0, napi_float32_array, "src", n);
+  uint16_t* dst = typed_data<uint16_t>(info, 1, napi_uint16_array, "dst", n);
+  const HalfType type = size_arg(info, 2, "kind") == 0 ? HalfType::kF16 : HalfType::kBF16;
+  sparq::convert_f32_to_half(src, dst, n, type);
+  return info.Env().Undefined();
+}
+
+// convertFromHalf(src: Uint16Array, dst: Float32Array, kind: 0 f16 | 1 bf16)
+Napi::Value ConvertFromHalf(const Napi::CallbackInfo& info) {
+  const size_t n = info[0].IsTypedArray() ? info[0].As<Napi::TypedArray>().ElementLength() : 0;
+  const uint16_t* src = typed_data<const uint16_t>(info, 0, napi_uint16_array, "src", n);
+  float* dst = typed_data<float>(info, 1, napi_float32_array, "dst", n);
+  const HalfType type = size_arg(info, 2, "kind") == 0 ? HalfType::kF16 : HalfType::kBF16;
+  sparq::convert_half_to_f32(src, dst, n, type);
+  return info.Env().Undefined();
+}
+
+// linear(x, N, K, w, wtype, M, bias | null, y, async)
+Napi::Value Linear(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const size_t N = size_arg(info, 1, "N"), K = size_arg(info, 2, "K"), M = size_arg(info, 5, "M");
+  const size_t wtype = size_arg(info, 4, "wtype");
+  if (wtype > 2) throw Napi::RangeError::New(env, "Expected 0..2 for wtype");
+  const WeightType type = static_cast<WeightType>(wtype);
+  const float* x = typed_data<const float>(info, 0, napi_float32_array, "x", checked_mul(env, N, K));
+  const void* w = type == WeightType::kF32
+                      ? static_cast<const void*>(typed_data<const float>(
+                            info, 3, napi_float32_array, "w", checked_mul(env, M, K)))
+                      : static_cast<const void*>(typed_data<const uint16_t>(
+                            info, 3, napi_uint16_array, "w", checked_mul(env, M, K)));
+  const float* bias = info[6].IsNull() || info[6].IsUndefined()
+                          ? nullptr
+                          : typed_data<const float>(info, 6, napi_float32_array, "bias", M);
+  float* y = typed_data<float>(info, 7, napi_float32_array, "y", checked_mul(env, N, M));
+  const bool async = info[8].ToBoolean();
+  return run(info, async, [=] { sparq::linear_dense(x, N, K, w, type, M, bias, y); }, info[7],
+             {info[0], info[3], info[6], info[7]});
+}
+
+// matmul(a, b, c, M, K, N, async)
+Napi::Value Matmul(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const size_t M = size_arg(info, 3, "M"), K = size_arg(info, 4, "K"), N = size_arg(info, 5, "N");
+  const float* a = typed_data<const float>(info, 0, napi_float32_array, "a", checked_mul(env, M, K));
+  const float* b = typed_data<const float>(info, 1, napi_float32_array, "b", checked_mul(env, K, N));
+  float* c = typed_data<float>(info, 2, napi_float32_array, "c", checked_mul(env, M, N));
+  const bool async = info[6].ToBoolean();
+  return run(info, async, [=] { sparq::matmul_f32(a, b, c, M, K, N); }, info[2],
+             {info[0], info[1], info[2]});
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  const char* requested = std::getenv("SPARQ_ISA");
+  const char* error = nullptr;
+  if (!sparq::init_kernels(requested, &error)) throw Napi::RangeError::New(env, error);
+  exports.Set("cpuInfo", Napi::Function::New(env, CpuInfo));
+  exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads));
+  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
+  exports.Set("convertToHalf", Napi::Function::New(env, ConvertToHalf));
+  exports.Set("convertFromHalf", Napi::Function::New(env, ConvertFromHalf));
+  exports.Set("linear", Napi::Function::New(env, Linear));
+  exports.Set("matmul", Napi::Function::New(env, Matmul));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(sparq, Init)

@@ -1,0 +1,74 @@
+#include <mutex>
+#include <string>
+
+#include "kernels.h"
+#include "kernels/convert/convert_kernels.h"
+#include "kernels/linear/dense.h"
+
+namespace sparq {
+
+const KernelTable kScalarKernels = {
+    Isa::kScalar,
+    {linear_dense_f32_ref, linear_dense_f16_ref, linear_dense_bf16_ref},
+    f32_to_f16_ref, f16_to_f32_ref, f32_to_bf16_ref, bf16_to_f32_ref,
+};
+
+const KernelTable kAvx2Kernels = {
+    Isa::kAvx2,
+    {linear_dense_f32_avx2, linear_dense_f16_avx2, linear_dense_bf16_avx2},
+    f32_to_f16_avx2, f16_to_f32_avx2, f32_to_bf16_avx2, bf16_to_f32_avx2,
+};
+
+const KernelTable kAvx512Kernels = {
+    Isa::kAvx512,
+    {linear_dense_f32_avx512, linear_dense_f16_avx512, linear_dense_bf16_avx512},
+    f32_to_f16_avx512, f16_to_f32_avx512, f32_to_bf16_avx512, bf16_to_f32_avx512,
+};
+
+namespace {
+
+const KernelTable* g_active = nullptr;
+std::once_flag g_once;
+std::string g_error;
+
+const KernelTable* table_for(Isa isa) {
+  switch (isa) {
+    case Isa::kAvx512: return &kAvx512Kernels;
+    case Isa::kAvx2: return &kAvx2Kernels;
+    case Isa::kScalar: break;
+  }
+  return &kScalarKernels;
+}
+
+void select(const char* requested) {
+  const Isa best = detected_isa();
+  Isa isa = best;
+  if (requested != nullptr && requested[0] != '\0') {
+    if (!parse_isa(requested, &isa)) {
+      g_error = std::string("SPARQ_ISA: expected one of scalar, avx2, avx512 but received '") +
+                requested + "'";
+      return;
+    }
+    if (static_cast<int>(isa) > static_cast<int>(best)) {
+      g_error = std::string("SPARQ_ISA: this CPU supports up to '") + isa_name(best) +
+                "' but received '" + requested + "'";
+      return;
+    }
+  }
+  g_active = table_for(isa);
+}
+
+}  // namespace
+
+bool init_kernels(const char* requested, const char** error) {
+  std::call_once(g_once, select, requested);
+  if (g_active == nullptr) {
+    *error = g_error.c_str();
+    return false;
+  }
+  return true;
+}
+
+const KernelTable& kernels() { return *g_active; }
+
+}  // namespace sparq

@@ -1,0 +1,51 @@
+// The kernel table: one function pointer per op and operand type, filled once
+// for the active ISA level (see dispatch.cc). Drivers (linear.cc, convert.cc)
+// own threading and blocking; kernels compute one block.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "cpu.h"
+
+namespace sparq {
+
+// Storage type of a dense weight matrix.
+enum class WeightType : int { kF32 = 0, kF16 = 1, kBF16 = 2 };
+
+// y[n, m] = dot(x[n, :], w[m, :]) (+ bias[m]) for n in [n0, n1), m in [m0, m1).
+// x is [*, K] with row stride ldx; w is [*, K] dense row-major of the kernel's
+// weight type; y has row stride ldy; bias may be null.
+// Each output is a function of its own row and column only, never of the block
+// bounds, so any split over threads gives bit-identical results.
+using DenseLinearKernel = void (*)(const float* x, size_t ldx, const void* w, size_t K,
+                                   const float* bias, float* y, size_t ldy, size_t n0, size_t n1,
+                                   size_t m0, size_t m1);
+
+// Element-wise conversions, round to nearest even; NaN stays NaN (quieted),
+// Inf stays Inf. Identical bits on every ISA level.
+using F32ToHalfKernel = void (*)(const float* src, uint16_t* dst, size_t n);
+using HalfToF32Kernel = void (*)(const uint16_t* src, float* dst, size_t n);
+
+struct KernelTable {
+  Isa isa;
+  DenseLinearKernel linear_dense[3];  // indexed by WeightType
+  F32ToHalfKernel f32_to_f16;
+  HalfToF32Kernel f16_to_f32;
+  F32ToHalfKernel f32_to_bf16;
+  HalfToF32Kernel bf16_to_f32;
+};
+
+// Per-ISA tables (dispatch.cc).
+extern const KernelTable kScalarKernels;
+extern const KernelTable kAvx2Kernels;
+extern const KernelTable kAvx512Kernels;
+
+// The active table. init_kernels() must have succeeded first.
+const KernelTable& kernels();
+
+// Selects the ISA level: `requested` empty means the best the CPU has.
+// Returns false and sets *error for an unknown name or a level this CPU lacks.
+// The first successful call wins; later calls only validate.
+bool init_kernels(const char* requested, const char** error);
+
+}  // namespace sparq

@@ -1,0 +1,56 @@
+#include "linear.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "thread_pool.h"
+
+namespace sparq {
+namespace {
+
+constexpr size_t kRowsPerNChunk = 48;           // activation rows kept hot in L2 per task
+constexpr size_t kWeightChunkBytes = 256 << 10;  // weight rows re-read from L2 per task
+
+size_t weight_bytes(WeightType type) { return type == WeightType::kF32 ? 4 : 2; }
+
+}  // namespace
+
+void linear_dense(const float* x, size_t N, size_t K, const void* w, WeightType type, size_t M,
+                  const float* bias, float* y) {
+  if (N == 0 || M == 0) return;
+  const DenseLinearKernel kernel = kernels().linear_dense[static_cast<int>(type)];
+  const size_t threads = static_cast<size_t>(num_threads());
+  // Weight chunks: a multiple of 8 rows that fits L2, and enough chunks to
+  // balance the threads (several per thread: the machine may be shared).
+  size_t mc = std::max<size_t>(8, kWeightChunkBytes / std::max<size_t>(1, K * weight_bytes(type)));
+  mc = std::min(mc, std::max<size_t>(8, M / (4 * threads)));
+  mc = (mc + 7) / 8 * 8;
+  const size_t m_chunks = (M + mc - 1) / mc;
+  const size_t n_chunks = (N + kRowsPerNChunk - 1) / kRowsPerNChunk;
+  parallel_for(m_chunks * n_chunks, [&](size_t task) {
+    const size_t nc = task / m_chunks, c = task % m_chunks;
+    const size_t n0 = nc * kRowsPerNChunk, n1 = std::min(N, n0 + kRowsPerNChunk);
+    const size_t m0 = c * mc, m1 = std::min(M, m0 + mc);
+    kernel(x, K, w, K, bias, y, M, n0, n1, m0, m1);
+  });
+}
+
+void matmul_f32(const float* a, const float* b, float* c, size_t M, size_t K, size_t N) {
+  if (M == 0 || N == 0) return;
+  // c = a . b = linear(a, b^T): transpose b once (O(K*N), small next to the
+  // O(M*K*N) product) into the [N, K] layout the kernels read.
+  std::vector<float> bt(N * K);
+  constexpr size_t kBlock = 64;
+  const size_t k_blocks = (K + kBlock - 1) / kBlock;
+  parallel_for(k_blocks, [&](size_t kb) {
+    const size_t k0 = kb * kBlock, k1 = std::min(K, k0 + kBlock);
+    for (size_t n0 = 0; n0 < N; n0 += kBlock) {
+      const size_t n1 = std::min(N, n0 + kBlock);
+      for (size_t k = k0; k < k1; ++k)
+        for (size_t n = n0; n < n1; ++n) bt[n * K + k] = b[k * N + n];
+    }
+  });
+  linear_dense(a, M, K, bt.data(), WeightType::kF32, N, nullptr, c);
+}
+
+}  // namespace sparq

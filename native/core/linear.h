@@ -1,0 +1,18 @@
+// Dense linear layers and matmul: drivers that split work over the thread pool
+// and call the active ISA's kernels.
+#pragma once
+#include <cstddef>
+
+#include "kernels.h"
+
+namespace sparq {
+
+// y[N, M] = x[N, K] . w[M, K]^T (+ bias[M]). w is row-major in `type`.
+// Results are bit-identical for any thread count.
+void linear_dense(const float* x, size_t N, size_t K, const void* w, WeightType type, size_t M,
+                  const float* bias, float* y);
+
+// c[M, N] = a[M, K] . b[K, N], all row-major float32.
+void matmul_f32(const float* a, const float* b, float* c, size_t M, size_t K, size_t N);
+
+}  // namespace sparq

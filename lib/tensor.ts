@@ -167,6 +167,7 @@ export class Tensor<D extends DType = DType> {
    * to even) and saturate, and NaN is a RangeError. Same dtype: returns this.
    */
   to<T extends DType>(dtype: T): Tensor<T> {
+    assertLive('this', this);
     if (!DTYPES.includes(dtype)) throw typeError('dtype', `one of ${DTYPES.map((d) => `'${d}'`).join(', ')}`, dtype);
     if ((dtype as DType) === this.dtype) return this as unknown as Tensor<T>;
     if (dtype === 'float16' || dtype === 'bfloat16') {
@@ -182,6 +183,7 @@ export class Tensor<D extends DType = DType> {
 
   /** The values as float32 (this tensor itself when already float32). */
   toFloat32(): Tensor<'float32'> {
+    assertLive('this', this);
     if (this.dtype === 'float32') return this as unknown as Tensor<'float32'>;
     const out = new Float32Array(this.size);
     if (this.dtype === 'float16' || this.dtype === 'bfloat16') {
@@ -209,10 +211,15 @@ export class Tensor<D extends DType = DType> {
   }
 }
 
-/** Throws unless `t` is a Tensor (from this copy of sparq). */
+/** Throws if the tensor's buffer was detached (transferred) after it was made. */
+function assertLive(argument: string, t: Tensor): void {
+  if (t.data.length !== t.size) throw typeError(argument, 'a Tensor whose buffer is not detached', 'a detached buffer');
+}
+
+/** Throws unless `t` is a live Tensor (from this copy of sparq). */
 export function checkTensor(argument: string, t: unknown): Tensor {
   if (!(t instanceof Tensor)) throw typeError(argument, 'a Tensor', t);
-  if (t.data.length !== t.size) throw typeError(argument, 'a Tensor whose buffer is not detached', 'a detached buffer');
+  assertLive(argument, t);
   return t;
 }
 

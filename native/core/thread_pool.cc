@@ -73,8 +73,7 @@ class ThreadPool {
     tls_in_pool_task = was;
   }
 
-  void worker_loop() {
-    uint64_t seen = 0;
+  void worker_loop(uint64_t seen) {
     for (;;) {
       const std::function<void(size_t)>* fn;
       size_t n_tasks;
@@ -95,8 +94,10 @@ class ThreadPool {
   }
 
   void start(int n_threads) {
+    std::lock_guard<std::mutex> lk(mu_);
     quit_ = false;
-    for (int i = 1; i < n_threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+    const uint64_t now = generation_;  // new workers wait for the next run
+    for (int i = 1; i < n_threads; ++i) workers_.emplace_back([this, now] { worker_loop(now); });
   }
 
   void stop() {

@@ -1,0 +1,2 @@
+export * from './half.js';
+export * from './linear.js';

@@ -1,8 +1,8 @@
 #include "thread_pool.h"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
-#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -10,21 +10,40 @@
 #if defined(__linux__)
 #include <sched.h>
 #endif
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define SPARQ_PAUSE() _mm_pause()
+#else
+#define SPARQ_PAUSE() std::this_thread::yield()
+#endif
 
 namespace sparq {
 namespace {
 
 thread_local bool tls_in_pool_task = false;
 
+// How long an idle worker (or the caller waiting for workers) spins before it
+// sleeps on a condition variable: back-to-back kernels then skip the futex
+// wake-up (tens of microseconds) without burning a core when idle.
+constexpr auto kSpin = std::chrono::microseconds(100);
+
+// Spins until pred() holds or kSpin has passed; returns pred().
+template <typename Pred>
+bool spin_until(Pred pred) {
+  const auto deadline = std::chrono::steady_clock::now() + kSpin;
+  for (int i = 0;; ++i) {
+    if (pred()) return true;
+    SPARQ_PAUSE();
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() > deadline) return pred();
+  }
+}
+
 class ThreadPool {
  public:
   explicit ThreadPool(int n_threads) { start(n_threads); }
   ~ThreadPool() { stop(); }
 
-  int size() {
-    std::lock_guard<std::mutex> run(run_mu_);
-    return static_cast<int>(workers_.size()) + 1;
-  }
+  int size() const { return size_.load(std::memory_order_relaxed); }
 
   void resize(int n_threads) {
     std::lock_guard<std::mutex> run(run_mu_);  // waits for running work
@@ -44,14 +63,15 @@ class ThreadPool {
       fn_ = &fn;
       n_tasks_ = n_tasks;
       next_.store(0, std::memory_order_relaxed);
-      pending_workers_ = workers_.size();
-      ++generation_;
+      pending_workers_.store(workers_.size(), std::memory_order_relaxed);
+      generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
     work(fn, n_tasks);
-    std::unique_lock<std::mutex> lk(mu_);
-    done_.wait(lk, [&] { return pending_workers_ == 0; });
-    fn_ = nullptr;
+    if (!spin_until([&] { return pending_workers_.load(std::memory_order_acquire) == 0; })) {
+      std::unique_lock<std::mutex> lk(mu_);
+      done_.wait(lk, [&] { return pending_workers_.load(std::memory_order_acquire) == 0; });
+    }
   }
 
  private:
@@ -75,35 +95,43 @@ class ThreadPool {
 
   void worker_loop(uint64_t seen) {
     for (;;) {
+      auto ready = [&] {
+        return quit_.load(std::memory_order_acquire) ||
+               generation_.load(std::memory_order_acquire) != seen;
+      };
+      if (!spin_until(ready)) {
+        std::unique_lock<std::mutex> lk(mu_);
+        wake_.wait(lk, ready);
+      }
+      if (quit_.load(std::memory_order_acquire)) return;
       const std::function<void(size_t)>* fn;
       size_t n_tasks;
       {
-        std::unique_lock<std::mutex> lk(mu_);
-        wake_.wait(lk, [&] { return quit_ || generation_ != seen; });
-        if (quit_) return;
-        seen = generation_;
+        std::lock_guard<std::mutex> lk(mu_);
+        seen = generation_.load(std::memory_order_relaxed);
         fn = fn_;
         n_tasks = n_tasks_;
       }
       work(*fn, n_tasks);
-      {
-        std::lock_guard<std::mutex> lk(mu_);
-        if (--pending_workers_ == 0) done_.notify_one();
+      if (pending_workers_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> lk(mu_);  // pairs with the caller's wait
+        done_.notify_one();
       }
     }
   }
 
   void start(int n_threads) {
     std::lock_guard<std::mutex> lk(mu_);
-    quit_ = false;
-    const uint64_t now = generation_;  // new workers wait for the next run
+    quit_.store(false);
+    const uint64_t now = generation_.load();  // new workers wait for the next run
     for (int i = 1; i < n_threads; ++i) workers_.emplace_back([this, now] { worker_loop(now); });
+    size_.store(n_threads, std::memory_order_relaxed);
   }
 
   void stop() {
     {
       std::lock_guard<std::mutex> lk(mu_);
-      quit_ = true;
+      quit_.store(true, std::memory_order_release);
     }
     wake_.notify_all();
     for (auto& t : workers_) t.join();
@@ -111,15 +139,16 @@ class ThreadPool {
   }
 
   std::mutex run_mu_;  // one parallel_for (or resize) at a time
-  std::mutex mu_;      // guards the fields below
+  std::mutex mu_;      // guards fn_ and n_tasks_; condition variables wait on it
   std::condition_variable wake_, done_;
   std::vector<std::thread> workers_;
   const std::function<void(size_t)>* fn_ = nullptr;
   size_t n_tasks_ = 0;
-  size_t pending_workers_ = 0;
-  uint64_t generation_ = 0;
-  bool quit_ = false;
-  std::atomic<size_t> next_{0};
+  std::atomic<uint64_t> generation_{0};  // bumped once per run
+  std::atomic<size_t> pending_workers_{0};
+  std::atomic<size_t> next_{0};           // next task index to claim
+  std::atomic<bool> quit_{false};
+  std::atomic<int> size_{1};  // readable without waiting for running work
 };
 
 ThreadPool& pool() {

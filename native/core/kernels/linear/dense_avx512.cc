@@ -4,6 +4,8 @@
 // from f16/bf16) feeds NR FMAs. The K tail uses masked loads (zeros), and each
 // accumulator is reduced the same way whatever the tile shape, so an output
 // never depends on how rows were blocked or split over threads.
+// Weight rows stream from memory in long sequential runs (what the hardware
+// prefetchers want); blocking K to keep activations in L1 was measured slower.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -94,40 +96,76 @@ SPARQ_TARGET_AVX512 void tile(const float* x, size_t ldx, const typename W::T* c
     for (int j = 0; j < NR; ++j) out[i * NR + j] = reduce_add(acc[i][j]);
 }
 
-// Activation rows [n, n + NR) against weight rows [m0, m1), MR at a time. Past
-// m1 the last row is repeated and its results dropped.
+// y[n + j, m + i] = out(i, j) (+ bias) for the mr valid rows of one tile.
+template <typename W, int MR, int NR>
+SPARQ_TARGET_AVX512 void tile_to_y(const float* x, size_t ldx, const typename W::T* const* w_rows,
+                                   size_t K, const float* bias, float* y, size_t ldy, size_t n,
+                                   size_t m, size_t mr) {
+  float out[MR * NR];
+  tile<W, MR, NR>(x + n * ldx, ldx, w_rows, K, out);
+  for (int j = 0; j < NR; ++j) {
+    float* yr = y + (n + j) * ldy + m;
+    for (size_t i = 0; i < mr; ++i) yr[i] = bias ? out[i * NR + j] + bias[m + i] : out[i * NR + j];
+  }
+}
+
+// Weight rows [m, m + MR) of [m0, m1); past m1 the last row is repeated and
+// its results dropped.
+template <typename W, int MR>
+SPARQ_TARGET_AVX512 void weight_rows(const typename W::T* w, size_t K, size_t m, size_t m1,
+                                     const typename W::T** w_rows) {
+  for (int i = 0; i < MR; ++i) w_rows[i] = w + std::min(m + i, m1 - 1) * K;
+}
+
+// Activation rows [n, n + NR) against weight rows [m0, m1), MR at a time.
 template <typename W, int MR, int NR>
 SPARQ_TARGET_AVX512 void rows(const float* x, size_t ldx, const typename W::T* w, size_t K,
                               const float* bias, float* y, size_t ldy, size_t n, size_t m0,
                               size_t m1) {
   for (size_t m = m0; m < m1; m += MR) {
     const typename W::T* w_rows[MR];
-    for (int i = 0; i < MR; ++i) w_rows[i] = w + std::min(m + i, m1 - 1) * K;
-    float out[MR * NR];
-    tile<W, MR, NR>(x + n * ldx, ldx, w_rows, K, out);
-    const size_t mr = std::min<size_t>(MR, m1 - m);
-    for (int j = 0; j < NR; ++j) {
-      float* yr = y + (n + j) * ldy + m;
-      for (size_t i = 0; i < mr; ++i) yr[i] = bias ? out[i * NR + j] + bias[m + i] : out[i * NR + j];
+    weight_rows<W, MR>(w, K, m, m1, w_rows);
+    tile_to_y<W, MR, NR>(x, ldx, w_rows, K, bias, y, ldy, n, m, std::min<size_t>(MR, m1 - m));
+  }
+}
+
+// Weight tiles outer, activation tiles inner: each 4-row weight tile is read
+// from memory once and reused (from L1/L2) by every activation tile.
+template <typename W>
+SPARQ_TARGET_AVX512 void linear_m_outer(const float* x, size_t ldx, const typename W::T* w,
+                                        size_t K, const float* bias, float* y, size_t ldy,
+                                        size_t n0, size_t n1, size_t m0, size_t m1) {
+  for (size_t m = m0; m < m1; m += 4) {
+    const typename W::T* w_rows[4];
+    weight_rows<W, 4>(w, K, m, m1, w_rows);
+    const size_t mr = std::min<size_t>(4, m1 - m);
+    for (size_t n = n0; n < n1;) {
+      const size_t left = n1 - n;
+      switch (left >= 6 ? 6 : left) {
+        case 6: tile_to_y<W, 4, 6>(x, ldx, w_rows, K, bias, y, ldy, n, m, mr); n += 6; break;
+        case 5: tile_to_y<W, 4, 5>(x, ldx, w_rows, K, bias, y, ldy, n, m, mr); n += 5; break;
+        case 4: tile_to_y<W, 4, 4>(x, ldx, w_rows, K, bias, y, ldy, n, m, mr); n += 4; break;
+        case 3: tile_to_y<W, 4, 3>(x, ldx, w_rows, K, bias, y, ldy, n, m, mr); n += 3; break;
+        case 2: tile_to_y<W, 4, 2>(x, ldx, w_rows, K, bias, y, ldy, n, m, mr); n += 2; break;
+        default: tile_to_y<W, 4, 1>(x, ldx, w_rows, K, bias, y, ldy, n, m, mr); n += 1; break;
+      }
     }
   }
 }
 
+// Up to two activation rows (GEMV-like, memory-bound): 8 weight rows per
+// tile; otherwise weight tiles outer, activation tiles inner.
 template <typename W>
 SPARQ_TARGET_AVX512 void linear(const float* x, size_t ldx, const void* w, size_t K,
                                 const float* bias, float* y, size_t ldy, size_t n0, size_t n1,
                                 size_t m0, size_t m1) {
   const typename W::T* wt = static_cast<const typename W::T*>(w);
-  for (size_t n = n0; n < n1;) {
-    const size_t left = n1 - n;
-    switch (left >= 6 ? 6 : left) {
-      case 6: rows<W, 4, 6>(x, ldx, wt, K, bias, y, ldy, n, m0, m1); n += 6; break;
-      case 5: rows<W, 4, 5>(x, ldx, wt, K, bias, y, ldy, n, m0, m1); n += 5; break;
-      case 4: rows<W, 4, 4>(x, ldx, wt, K, bias, y, ldy, n, m0, m1); n += 4; break;
-      case 3: rows<W, 4, 3>(x, ldx, wt, K, bias, y, ldy, n, m0, m1); n += 3; break;
-      case 2: rows<W, 8, 2>(x, ldx, wt, K, bias, y, ldy, n, m0, m1); n += 2; break;
-      default: rows<W, 8, 1>(x, ldx, wt, K, bias, y, ldy, n, m0, m1); n += 1; break;
-    }
+  if (n1 - n0 > 2) {
+    linear_m_outer<W>(x, ldx, wt, K, bias, y, ldy, n0, n1, m0, m1);
+  } else if (n1 - n0 == 2) {
+    rows<W, 8, 2>(x, ldx, wt, K, bias, y, ldy, n0, m0, m1);
+  } else if (n1 - n0 == 1) {
+    rows<W, 8, 1>(x, ldx, wt, K, bias, y, ldy, n0, m0, m1);
   }
 }
 

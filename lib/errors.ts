@@ -1,7 +1,15 @@
 // One way to describe bad input: "Expected <what> for <argument> but received <value>".
 
+/** A received value already put in words (e.g. "a detached buffer"). */
+export class Received {
+  constructor(readonly text: string) {}
+}
+
+export const received = (text: string): Received => new Received(text);
+
 /** A short, readable description of any value, for error messages. */
 export function describe(value: unknown): string {
+  if (value instanceof Received) return value.text;
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? value.slice(0, 40) + '...' : value);
@@ -13,6 +21,8 @@ export function describe(value: unknown): string {
     return `a ${value.constructor.name} of length ${(value as unknown as { length?: number }).length ?? value.byteLength}`;
   }
   if (typeof value === 'function') return 'a function';
+  const t = value as { dtype?: unknown; shape?: unknown };
+  if (typeof t.dtype === 'string' && Array.isArray(t.shape)) return `a '${t.dtype}' tensor of shape ${describe(t.shape)}`;
   const name = (value as object).constructor?.name;
   return name && name !== 'Object' ? `a ${name}` : 'an object';
 }

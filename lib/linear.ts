@@ -2,7 +2,7 @@
 // (sparse, quantized, clustered) plug into the same `linear` through
 // `prepareLinear`, which validates and returns the native call to make.
 import { native, NativeWeightType } from './binding.js';
-import { describe, rangeError, typeError } from './errors.js';
+import { rangeError, typeError } from './errors.js';
 import { checkTensor, Tensor } from './tensor.js';
 
 /** Weight types `linear` accepts. */
@@ -17,24 +17,24 @@ interface LinearCall {
 function prepareLinear(x: unknown, w: unknown, bias: unknown): LinearCall {
   const xt = checkTensor('x', x);
   const wt = checkTensor('w', w);
-  if (xt.dtype !== 'float32') throw typeError('x', "a 'float32' tensor", `a '${xt.dtype}' tensor`);
-  if (xt.rank < 1) throw rangeError('x', 'a tensor of shape [..., K]', `shape ${describe(xt.shape)}`);
+  if (xt.dtype !== 'float32') throw typeError('x', "a 'float32' tensor", xt);
+  if (xt.rank < 1) throw rangeError('x', 'a tensor of shape [..., K]', xt);
   if (wt.dtype !== 'float32' && wt.dtype !== 'float16' && wt.dtype !== 'bfloat16') {
-    throw typeError('w', "a 'float32', 'float16' or 'bfloat16' tensor", `a '${wt.dtype}' tensor`);
+    throw typeError('w', "a 'float32', 'float16' or 'bfloat16' tensor", wt);
   }
-  if (wt.rank !== 2) throw rangeError('w', 'a tensor of shape [M, K]', `shape ${describe(wt.shape)}`);
+  if (wt.rank !== 2) throw rangeError('w', 'a tensor of shape [M, K]', wt);
   const [M, K] = wt.shape as [number, number];
   const xK = xt.shape[xt.rank - 1];
   if (xK !== K) {
-    throw rangeError('x', `shape [..., ${K}] to match w of shape [${M}, ${K}]`, `shape ${describe(xt.shape)}`);
+    throw rangeError('x', `shape [..., ${K}] to match w of shape [${M}, ${K}]`, xt);
   }
   const N = xt.shape.slice(0, -1).reduce((a, b) => a * b, 1);
   let b: Float32Array | null = null;
   if (bias !== undefined && bias !== null) {
     const bt = checkTensor('bias', bias);
-    if (bt.dtype !== 'float32') throw typeError('bias', "a 'float32' tensor", `a '${bt.dtype}' tensor`);
+    if (bt.dtype !== 'float32') throw typeError('bias', "a 'float32' tensor", bt);
     if (bt.rank !== 1 || bt.shape[0] !== M) {
-      throw rangeError('bias', `a tensor of shape [${M}]`, `shape ${describe(bt.shape)}`);
+      throw rangeError('bias', `a tensor of shape [${M}]`, bt);
     }
     b = bt.data as Float32Array;
   }
@@ -75,12 +75,12 @@ function prepareMatmul(a: unknown, b: unknown) {
   const at = checkTensor('a', a);
   const bt = checkTensor('b', b);
   for (const [name, t] of [['a', at], ['b', bt]] as const) {
-    if (t.dtype !== 'float32') throw typeError(name, "a 'float32' tensor", `a '${t.dtype}' tensor`);
-    if (t.rank !== 2) throw rangeError(name, 'a 2-D tensor', `shape ${describe(t.shape)}`);
+    if (t.dtype !== 'float32') throw typeError(name, "a 'float32' tensor", t);
+    if (t.rank !== 2) throw rangeError(name, 'a 2-D tensor', t);
   }
   const [M, K] = at.shape as [number, number];
   const [K2, N] = bt.shape as [number, number];
-  if (K2 !== K) throw rangeError('b', `shape [${K}, N] to match a of shape [${M}, ${K}]`, `shape ${describe(bt.shape)}`);
+  if (K2 !== K) throw rangeError('b', `shape [${K}, N] to match a of shape [${M}, ${K}]`, bt);
   return { a: at.data as Float32Array, b: bt.data as Float32Array, M, K, N };
 }
 

@@ -1,6 +1,6 @@
 // Dense tensors: a dtype, a shape and a zero-copy view on a TypedArray.
 import { native, NativeHalfType } from './binding.js';
-import { checkInteger, describe, rangeError, typeError } from './errors.js';
+import { checkInteger, describe, rangeError, received, typeError } from './errors.js';
 
 /** Element types. 16-bit floats are stored as raw bits in a Uint16Array. */
 export interface DataTypeMap {
@@ -114,7 +114,7 @@ export class Tensor<D extends DType = DType> {
     let view: ArrayBufferView;
     let dt: DType;
     if (ArrayBuffer.isView(data) && !(data instanceof DataView)) {
-      if (isDetached(data)) throw typeError('data', 'a TypedArray on a live (not detached) buffer', 'a detached buffer');
+      if (isDetached(data)) throw typeError('data', 'a TypedArray on a live (not detached) buffer', received('a detached buffer'));
       const inferred = dtypeOfArray(data);
       if (data instanceof Uint16Array) {
         if (dtype !== 'float16' && dtype !== 'bfloat16') {
@@ -143,7 +143,7 @@ export class Tensor<D extends DType = DType> {
     }
     const length = (view as Float32Array).length;
     if (length !== size) {
-      throw rangeError('data', `${size} elements for shape ${describe(shape)}`, `${length} elements`);
+      throw rangeError('data', `${size} elements for shape ${describe(shape)}`, received(`${length} elements`));
     }
     return new Tensor(view as TypedArrayFor<DType>, shape as number[], dt);
   }
@@ -213,7 +213,7 @@ export class Tensor<D extends DType = DType> {
 
 /** Throws if the tensor's buffer was detached (transferred) after it was made. */
 function assertLive(argument: string, t: Tensor): void {
-  if (t.data.length !== t.size) throw typeError(argument, 'a Tensor whose buffer is not detached', 'a detached buffer');
+  if (t.data.length !== t.size) throw typeError(argument, 'a Tensor whose buffer is not detached', received('a detached buffer'));
 }
 
 /** Throws unless `t` is a live Tensor (from this copy of sparq). */

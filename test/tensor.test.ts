@@ -55,7 +55,7 @@ describe('Tensor', () => {
 describe('Tensor bad input', () => {
   it('names the argument, the expectation and what it received', () => {
     expect(() => Tensor.from(new Float32Array(5), [2, 3])).toThrow(
-      new RangeError('Expected 6 elements for shape [2, 3] for data but received "5 elements"'),
+      new RangeError('Expected 6 elements for shape [2, 3] for data but received 5 elements'),
     );
     expect(() => Tensor.from(new Float32Array(6), [2, -3])).toThrow(/Expected a non-negative integer for shape\[1\] but received -3/);
     expect(() => Tensor.from(new Float32Array(6), [2, 1.5])).toThrow(RangeError);

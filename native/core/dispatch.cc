@@ -10,18 +10,21 @@ namespace sparq {
 const KernelTable kScalarKernels = {
     Isa::kScalar,
     {linear_dense_f32_ref, linear_dense_f16_ref, linear_dense_bf16_ref},
+    nullptr,
     f32_to_f16_ref, f16_to_f32_ref, f32_to_bf16_ref, bf16_to_f32_ref,
 };
 
 const KernelTable kAvx2Kernels = {
     Isa::kAvx2,
     {linear_dense_f32_avx2, linear_dense_f16_avx2, linear_dense_bf16_avx2},
+    nullptr,
     f32_to_f16_avx2, f16_to_f32_avx2, f32_to_bf16_avx2, bf16_to_f32_avx2,
 };
 
 const KernelTable kAvx512Kernels = {
     Isa::kAvx512,
     {linear_dense_f32_avx512, linear_dense_f16_avx512, linear_dense_bf16_avx512},
+    linear_pack_x_avx512,
     f32_to_f16_avx512, f16_to_f32_avx512, f32_to_bf16_avx512, bf16_to_f32_avx512,
 };
 

@@ -12,6 +12,10 @@ namespace sparq {
 // Storage type of a dense weight matrix.
 enum class WeightType : int { kF32 = 0, kF16 = 1, kBF16 = 2 };
 
+// Activation rows per task in the linear driver: n0 passed to a kernel is a
+// multiple of this, and n1 - n0 is at most this.
+constexpr size_t kLinearChunkRows = 48;
+
 // y[n, m] = dot(x[n, :], w[m, :]) (+ bias[m]) for n in [n0, n1), m in [m0, m1).
 // x is [*, K] with row stride ldx; w is [*, K] dense row-major of the kernel's
 // weight type; y has row stride ldy; bias may be null.
@@ -21,6 +25,10 @@ using DenseLinearKernel = void (*)(const float* x, size_t ldx, const void* w, si
                                    const float* bias, float* y, size_t ldy, size_t n0, size_t n1,
                                    size_t m0, size_t m1);
 
+// Rearranges activations x [N, K] (row-major) into the order a kernel reads
+// them, in at most N * roundup(K, 16) floats.
+using PackActivations = void (*)(const float* x, size_t N, size_t K, float* packed);
+
 // Element-wise conversions, round to nearest even; NaN stays NaN (quieted),
 // Inf stays Inf. Identical bits on every ISA level.
 using F32ToHalfKernel = void (*)(const float* src, uint16_t* dst, size_t n);
@@ -29,6 +37,9 @@ using HalfToF32Kernel = void (*)(const uint16_t* src, float* dst, size_t n);
 struct KernelTable {
   Isa isa;
   DenseLinearKernel linear_dense[3];  // indexed by WeightType
+  // When set, linear_dense reads activations packed by this (its ldx is then
+  // unused); when null, it reads x [N, K] as is.
+  PackActivations linear_pack_x;
   F32ToHalfKernel f32_to_f16;
   HalfToF32Kernel f16_to_f32;
   F32ToHalfKernel f32_to_bf16;

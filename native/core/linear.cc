@@ -8,7 +8,6 @@
 namespace sparq {
 namespace {
 
-constexpr size_t kRowsPerNChunk = 48;           // activation rows kept hot in L2 per task
 constexpr size_t kWeightChunkBytes = 256 << 10;  // weight rows re-read from L2 per task
 
 size_t weight_bytes(WeightType type) { return type == WeightType::kF32 ? 4 : 2; }
@@ -18,7 +17,14 @@ size_t weight_bytes(WeightType type) { return type == WeightType::kF32 ? 4 : 2; 
 void linear_dense(const float* x, size_t N, size_t K, const void* w, WeightType type, size_t M,
                   const float* bias, float* y) {
   if (N == 0 || M == 0) return;
-  const DenseLinearKernel kernel = kernels().linear_dense[static_cast<int>(type)];
+  const KernelTable& table = kernels();
+  const DenseLinearKernel kernel = table.linear_dense[static_cast<int>(type)];
+  std::vector<float> packed;
+  if (table.linear_pack_x != nullptr) {
+    packed.resize(N * ((K + 15) / 16 * 16));
+    table.linear_pack_x(x, N, K, packed.data());
+    x = packed.data();
+  }
   const size_t threads = static_cast<size_t>(num_threads());
   // Weight chunks: a multiple of 8 rows that fits L2, and enough chunks to
   // balance the threads (several per thread: the machine may be shared).
@@ -26,10 +32,10 @@ void linear_dense(const float* x, size_t N, size_t K, const void* w, WeightType 
   mc = std::min(mc, std::max<size_t>(8, M / (4 * threads)));
   mc = (mc + 7) / 8 * 8;
   const size_t m_chunks = (M + mc - 1) / mc;
-  const size_t n_chunks = (N + kRowsPerNChunk - 1) / kRowsPerNChunk;
+  const size_t n_chunks = (N + kLinearChunkRows - 1) / kLinearChunkRows;
   parallel_for(m_chunks * n_chunks, [&](size_t task) {
     const size_t nc = task / m_chunks, c = task % m_chunks;
-    const size_t n0 = nc * kRowsPerNChunk, n1 = std::min(N, n0 + kRowsPerNChunk);
+    const size_t n0 = nc * kLinearChunkRows, n1 = std::min(N, n0 + kLinearChunkRows);
     const size_t m0 = c * mc, m1 = std::min(M, m0 + mc);
     kernel(x, K, w, K, bias, y, M, n0, n1, m0, m1);
   });

@@ -21,4 +21,6 @@ SPARQ_DECLARE_DENSE_LINEAR(linear_dense_bf16_avx512);
 
 #undef SPARQ_DECLARE_DENSE_LINEAR
 
+void linear_pack_x_avx512(const float* x, size_t N, size_t K, float* packed);
+
 }  // namespace sparq

@@ -1,21 +1,41 @@
 // AVX-512 dense linear. Dot-product form on the checkpoint layout (w is [M, K]
 // row-major): a tile of MR weight rows x NR activation rows keeps MR*NR
 // 16-lane accumulators in registers; each weight vector loaded (and widened
-// from f16/bf16) feeds NR FMAs. The K tail uses masked loads (zeros), and each
-// accumulator is reduced the same way whatever the tile shape, so an output
+// from f16/bf16) feeds NR FMAs. Each accumulator sees the same FMAs in the
+// same order and is reduced the same way whatever the tile shape, so an output
 // never depends on how rows were blocked or split over threads.
-// Weight rows stream from memory in long sequential runs (what the hardware
-// prefetchers want); blocking K to keep activations in L1 was measured slower.
+//
+// Memory: weight rows stream in long sequential runs (what the hardware
+// prefetchers want). Activations are packed once per call so that a tile's
+// NR activation vectors for one K step are adjacent: one sequential stream
+// instead of NR (measured: NR separate rows leave the kernel waiting on L2).
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 
+#include "../../kernels.h"
 #include "../../target.h"
 #include "dense.h"
 
 namespace sparq {
 namespace {
+
+constexpr size_t kLanes = 16;
+constexpr size_t kGroup = 6;  // most activation rows per packed group = the widest tile
+
+size_t k_steps(size_t K) { return (K + kLanes - 1) / kLanes; }
+
+// A chunk of c activation rows splits into ceil(c / kGroup) groups of
+// near-equal size (8 -> 4 + 4, 32 -> 6 + 6 + 5 + 5 + 5 + 5): narrow tiles
+// reuse each weight load less.
+struct GroupPlan {
+  size_t count, base, extra;
+  explicit GroupPlan(size_t c)
+      : count((c + kGroup - 1) / kGroup), base(count ? c / count : 0), extra(count ? c % count : 0) {}
+  size_t size(size_t g) const { return base + (g < extra ? 1 : 0); }
+};
 
 struct F32Weights {
   using T = float;
@@ -57,20 +77,22 @@ SPARQ_TARGET_AVX512 inline float reduce_add(__m512 v) {
   return _mm512_cvtss_f32(v);
 }
 
-// out[i * NR + j] = dot(w_rows[i], x + j * ldx) over K.
+// out[i * NR + j] = dot(w_rows[i], activation row j of the packed group xg).
 template <typename W, int MR, int NR>
-SPARQ_TARGET_AVX512 void tile(const float* x, size_t ldx, const typename W::T* const* w_rows,
-                              size_t K, float* out) {
+SPARQ_TARGET_AVX512 void tile(const float* xg, const typename W::T* const* w_rows, size_t K,
+                              float* out) {
   __m512 acc[MR][NR];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
     for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_setzero_ps();
-  size_t k = 0;
-  for (; k + 16 <= K; k += 16) {
+  const size_t full = K / kLanes;
+  for (size_t s = 0; s < full; ++s) {
+    const float* xs = xg + s * NR * kLanes;
+    const size_t k = s * kLanes;
     __m512 xv[NR];
 #pragma GCC unroll 8
-    for (int j = 0; j < NR; ++j) xv[j] = _mm512_loadu_ps(x + j * ldx + k);
+    for (int j = 0; j < NR; ++j) xv[j] = _mm512_loadu_ps(xs + j * kLanes);
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
       const __m512 wv = W::load(w_rows[i] + k);
@@ -78,11 +100,13 @@ SPARQ_TARGET_AVX512 void tile(const float* x, size_t ldx, const typename W::T* c
       for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_fmadd_ps(wv, xv[j], acc[i][j]);
     }
   }
-  if (k < K) {
+  if (full * kLanes < K) {  // tail: weights masked, activations zero-padded when packed
+    const float* xs = xg + full * NR * kLanes;
+    const size_t k = full * kLanes;
     const __mmask16 m = static_cast<__mmask16>((1u << (K - k)) - 1u);
     __m512 xv[NR];
 #pragma GCC unroll 8
-    for (int j = 0; j < NR; ++j) xv[j] = _mm512_maskz_loadu_ps(m, x + j * ldx + k);
+    for (int j = 0; j < NR; ++j) xv[j] = _mm512_loadu_ps(xs + j * kLanes);
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
       const __m512 wv = W::load(w_rows[i] + k, m);
@@ -98,11 +122,11 @@ SPARQ_TARGET_AVX512 void tile(const float* x, size_t ldx, const typename W::T* c
 
 // y[n + j, m + i] = out(i, j) (+ bias) for the mr valid rows of one tile.
 template <typename W, int MR, int NR>
-SPARQ_TARGET_AVX512 void tile_to_y(const float* x, size_t ldx, const typename W::T* const* w_rows,
-                                   size_t K, const float* bias, float* y, size_t ldy, size_t n,
-                                   size_t m, size_t mr) {
+SPARQ_TARGET_AVX512 void tile_to_y(const float* xg, const typename W::T* const* w_rows, size_t K,
+                                   const float* bias, float* y, size_t ldy, size_t n, size_t m,
+                                   size_t mr) {
   float out[MR * NR];
-  tile<W, MR, NR>(x + n * ldx, ldx, w_rows, K, out);
+  tile<W, MR, NR>(xg, w_rows, K, out);
   for (int j = 0; j < NR; ++j) {
     float* yr = y + (n + j) * ldy + m;
     for (size_t i = 0; i < mr; ++i) yr[i] = bias ? out[i * NR + j] + bias[m + i] : out[i * NR + j];
@@ -117,79 +141,103 @@ SPARQ_TARGET_AVX512 void weight_rows(const typename W::T* w, size_t K, size_t m,
   for (int i = 0; i < MR; ++i) w_rows[i] = w + std::min(m + i, m1 - 1) * K;
 }
 
-// Activation rows [n, n + NR) against weight rows [m0, m1), MR at a time.
-template <typename W, int MR, int NR>
-SPARQ_TARGET_AVX512 void rows(const float* x, size_t ldx, const typename W::T* w, size_t K,
-                              const float* bias, float* y, size_t ldy, size_t n, size_t m0,
-                              size_t m1) {
-  for (size_t m = m0; m < m1; m += MR) {
-    const typename W::T* w_rows[MR];
-    weight_rows<W, MR>(w, K, m, m1, w_rows);
-    tile_to_y<W, MR, NR>(x, ldx, w_rows, K, bias, y, ldy, n, m, std::min<size_t>(MR, m1 - m));
+// One or two activation rows (GEMV-like, memory-bound): 8 weight rows per tile.
+template <typename W, int NR>
+SPARQ_TARGET_AVX512 void linear_narrow(const float* xg, const typename W::T* w, size_t K,
+                                       const float* bias, float* y, size_t ldy, size_t n,
+                                       size_t m0, size_t m1) {
+  for (size_t m = m0; m < m1; m += 8) {
+    const typename W::T* w_rows[8];
+    weight_rows<W, 8>(w, K, m, m1, w_rows);
+    tile_to_y<W, 8, NR>(xg, w_rows, K, bias, y, ldy, n, m, std::min<size_t>(8, m1 - m));
   }
 }
 
-// Weight tiles outer, activation tiles inner: each 4-row weight tile is read
-// from memory once and reused (from L1/L2) by every activation tile.
+// Weight tiles (4 rows) outer, activation groups inner: each weight tile is
+// read from memory once and reused from L1/L2 by every group.
 template <typename W>
-SPARQ_TARGET_AVX512 void linear_m_outer(const float* x, size_t ldx, const typename W::T* w,
-                                        size_t K, const float* bias, float* y, size_t ldy,
-                                        size_t n0, size_t n1, size_t m0, size_t m1) {
+SPARQ_TARGET_AVX512 void linear_wide(const float* xp, const typename W::T* w, size_t K,
+                                     const float* bias, float* y, size_t ldy, size_t n0,
+                                     size_t n1, size_t m0, size_t m1) {
+  const size_t group_stride = k_steps(K) * kLanes;  // floats per packed row
   for (size_t m = m0; m < m1; m += 4) {
     const typename W::T* w_rows[4];
     weight_rows<W, 4>(w, K, m, m1, w_rows);
     const size_t mr = std::min<size_t>(4, m1 - m);
-    for (size_t n = n0; n < n1;) {
-      const size_t left = n1 - n;
-      switch (left >= 6 ? 6 : left) {
-        case 6: tile_to_y<W, 4, 6>(x, ldx, w_rows, K, bias, y, ldy, n, m, mr); n += 6; break;
-        case 5: tile_to_y<W, 4, 5>(x, ldx, w_rows, K, bias, y, ldy, n, m, mr); n += 5; break;
-        case 4: tile_to_y<W, 4, 4>(x, ldx, w_rows, K, bias, y, ldy, n, m, mr); n += 4; break;
-        case 3: tile_to_y<W, 4, 3>(x, ldx, w_rows, K, bias, y, ldy, n, m, mr); n += 3; break;
-        case 2: tile_to_y<W, 4, 2>(x, ldx, w_rows, K, bias, y, ldy, n, m, mr); n += 2; break;
-        default: tile_to_y<W, 4, 1>(x, ldx, w_rows, K, bias, y, ldy, n, m, mr); n += 1; break;
+    const GroupPlan plan(n1 - n0);
+    for (size_t g = 0, n = n0; g < plan.count; n += plan.size(g), ++g) {
+      const float* xg = xp + n * group_stride;
+      switch (plan.size(g)) {
+        case 6: tile_to_y<W, 4, 6>(xg, w_rows, K, bias, y, ldy, n, m, mr); break;
+        case 5: tile_to_y<W, 4, 5>(xg, w_rows, K, bias, y, ldy, n, m, mr); break;
+        case 4: tile_to_y<W, 4, 4>(xg, w_rows, K, bias, y, ldy, n, m, mr); break;
+        case 3: tile_to_y<W, 4, 3>(xg, w_rows, K, bias, y, ldy, n, m, mr); break;
+        case 2: tile_to_y<W, 4, 2>(xg, w_rows, K, bias, y, ldy, n, m, mr); break;
+        default: tile_to_y<W, 4, 1>(xg, w_rows, K, bias, y, ldy, n, m, mr); break;
       }
     }
   }
 }
 
-// Up to two activation rows (GEMV-like, memory-bound): 8 weight rows per
-// tile; otherwise weight tiles outer, activation tiles inner.
+// [n0, n1) is one of the driver's activation chunks, so the packed groups
+// line up with it.
 template <typename W>
-SPARQ_TARGET_AVX512 void linear(const float* x, size_t ldx, const void* w, size_t K,
-                                const float* bias, float* y, size_t ldy, size_t n0, size_t n1,
-                                size_t m0, size_t m1) {
+SPARQ_TARGET_AVX512 void linear(const float* xp, const void* w, size_t K, const float* bias,
+                                float* y, size_t ldy, size_t n0, size_t n1, size_t m0,
+                                size_t m1) {
   const typename W::T* wt = static_cast<const typename W::T*>(w);
+  const float* xg = xp + n0 * k_steps(K) * kLanes;
   if (n1 - n0 > 2) {
-    linear_m_outer<W>(x, ldx, wt, K, bias, y, ldy, n0, n1, m0, m1);
+    linear_wide<W>(xp, wt, K, bias, y, ldy, n0, n1, m0, m1);
   } else if (n1 - n0 == 2) {
-    rows<W, 8, 2>(x, ldx, wt, K, bias, y, ldy, n0, m0, m1);
+    linear_narrow<W, 2>(xg, wt, K, bias, y, ldy, n0, m0, m1);
   } else if (n1 - n0 == 1) {
-    rows<W, 8, 1>(x, ldx, wt, K, bias, y, ldy, n0, m0, m1);
+    linear_narrow<W, 1>(xg, wt, K, bias, y, ldy, n0, m0, m1);
   }
 }
 
 }  // namespace
 
-SPARQ_TARGET_AVX512 void linear_dense_f32_avx512(const float* x, size_t ldx, const void* w,
-                                                 size_t K, const float* bias, float* y,
-                                                 size_t ldy, size_t n0, size_t n1, size_t m0,
-                                                 size_t m1) {
-  linear<F32Weights>(x, ldx, w, K, bias, y, ldy, n0, n1, m0, m1);
+// Activations in groups (GroupPlan of each kLinearChunkRows chunk); within a
+// group of r rows, K step s holds rows 0..r-1's 16 floats one after another,
+// zero-padded past K. The group starting at row n starts at float
+// n * k_steps(K) * 16.
+void linear_pack_x_avx512(const float* x, size_t N, size_t K, float* xp) {
+  const size_t steps = k_steps(K);
+  for (size_t c0 = 0; c0 < N; c0 += kLinearChunkRows) {
+    const GroupPlan plan(std::min(kLinearChunkRows, N - c0));
+    for (size_t g = 0, n0 = c0; g < plan.count; n0 += plan.size(g), ++g) {
+      const size_t r = plan.size(g);
+      float* group = xp + n0 * steps * kLanes;
+      for (size_t s = 0; s < steps; ++s) {
+        const size_t k = s * kLanes, len = std::min(kLanes, K - k);
+        for (size_t j = 0; j < r; ++j) {
+          float* dst = group + (s * r + j) * kLanes;
+          std::memcpy(dst, x + (n0 + j) * K + k, len * sizeof(float));
+          std::fill(dst + len, dst + kLanes, 0.0f);
+        }
+      }
+    }
+  }
 }
 
-SPARQ_TARGET_AVX512 void linear_dense_f16_avx512(const float* x, size_t ldx, const void* w,
-                                                 size_t K, const float* bias, float* y,
-                                                 size_t ldy, size_t n0, size_t n1, size_t m0,
-                                                 size_t m1) {
-  linear<F16Weights>(x, ldx, w, K, bias, y, ldy, n0, n1, m0, m1);
+SPARQ_TARGET_AVX512 void linear_dense_f32_avx512(const float* xp, size_t, const void* w, size_t K,
+                                                 const float* bias, float* y, size_t ldy,
+                                                 size_t n0, size_t n1, size_t m0, size_t m1) {
+  linear<F32Weights>(xp, w, K, bias, y, ldy, n0, n1, m0, m1);
 }
 
-SPARQ_TARGET_AVX512 void linear_dense_bf16_avx512(const float* x, size_t ldx, const void* w,
+SPARQ_TARGET_AVX512 void linear_dense_f16_avx512(const float* xp, size_t, const void* w, size_t K,
+                                                 const float* bias, float* y, size_t ldy,
+                                                 size_t n0, size_t n1, size_t m0, size_t m1) {
+  linear<F16Weights>(xp, w, K, bias, y, ldy, n0, n1, m0, m1);
+}
+
+SPARQ_TARGET_AVX512 void linear_dense_bf16_avx512(const float* xp, size_t, const void* w,
                                                   size_t K, const float* bias, float* y,
                                                   size_t ldy, size_t n0, size_t n1, size_t m0,
                                                   size_t m1) {
-  linear<BF16Weights>(x, ldx, w, K, bias, y, ldy, n0, n1, m0, m1);
+  linear<BF16Weights>(xp, w, K, bias, y, ldy, n0, n1, m0, m1);
 }
 
 }  // namespace sparq

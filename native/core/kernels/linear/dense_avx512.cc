@@ -1,200 +1,59 @@
-// AVX-512 dense linear. Dot-product form on the checkpoint layout (w is [M, K]
-// row-major): a tile of MR weight rows x NR activation rows keeps MR*NR
-// 16-lane accumulators in registers; each weight vector loaded (and widened
-// from f16/bf16) feeds NR FMAs. Each accumulator sees the same FMAs in the
-// same order and is reduced the same way whatever the tile shape, so an output
-// never depends on how rows were blocked or split over threads.
-//
-// Memory: weight rows stream in long sequential runs (what the hardware
-// prefetchers want). Activations are packed once per call so that a tile's
-// NR activation vectors for one K step are adjacent: one sequential stream
-// instead of NR (measured: NR separate rows leave the kernel waiting on L2).
+// AVX-512 dense linear: f32 weights, and f16 / bf16 weights widened to f32
+// in registers (exact), on the shared tile driver (tiles_avx512.h).
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 
-#include "../../kernels.h"
 #include "../../target.h"
 #include "dense.h"
+#include "tiles_avx512.h"
 
 namespace sparq {
 namespace {
 
-constexpr size_t kLanes = 16;
-constexpr size_t kGroup = 6;  // most activation rows per packed group = the widest tile
+using avx512::k_steps;
+using avx512::kLanes;
 
-size_t k_steps(size_t K) { return (K + kLanes - 1) / kLanes; }
-
-// A chunk of c activation rows splits into ceil(c / kGroup) groups of
-// near-equal size (8 -> 4 + 4, 32 -> 6 + 6 + 5 + 5 + 5 + 5): narrow tiles
-// reuse each weight load less.
-struct GroupPlan {
-  size_t count, base, extra;
-  explicit GroupPlan(size_t c)
-      : count((c + kGroup - 1) / kGroup), base(count ? c / count : 0), extra(count ? c % count : 0) {}
-  size_t size(size_t g) const { return base + (g < extra ? 1 : 0); }
+// Row-major [M, K] weights of element type T, widened by Widen.
+template <typename T, typename Widen>
+struct DenseWeights {
+  using Row = const T*;
+  const T* base;
+  size_t K;
+  Row row(size_t m) const { return base + m * K; }
+  SPARQ_TARGET_AVX512 __m512 load(Row r, size_t k) const { return Widen::full(r + k); }
+  SPARQ_TARGET_AVX512 __m512 load(Row r, size_t k, __mmask16 m) const { return Widen::masked(r + k, m); }
 };
 
-struct F32Weights {
-  using T = float;
-  SPARQ_TARGET_AVX512 static __m512 load(const float* p) { return _mm512_loadu_ps(p); }
-  SPARQ_TARGET_AVX512 static __m512 load(const float* p, __mmask16 m) {
+struct F32 {
+  SPARQ_TARGET_AVX512 static __m512 full(const float* p) { return _mm512_loadu_ps(p); }
+  SPARQ_TARGET_AVX512 static __m512 masked(const float* p, __mmask16 m) {
     return _mm512_maskz_loadu_ps(m, p);
   }
 };
 
-struct F16Weights {
-  using T = uint16_t;
-  SPARQ_TARGET_AVX512 static __m512 load(const uint16_t* p) {
+struct F16 {
+  SPARQ_TARGET_AVX512 static __m512 full(const uint16_t* p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
-  SPARQ_TARGET_AVX512 static __m512 load(const uint16_t* p, __mmask16 m) {
+  SPARQ_TARGET_AVX512 static __m512 masked(const uint16_t* p, __mmask16 m) {
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
   }
 };
 
-struct BF16Weights {
-  using T = uint16_t;
+struct BF16 {
   SPARQ_TARGET_AVX512 static __m512 widen(__m256i h) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
   }
-  SPARQ_TARGET_AVX512 static __m512 load(const uint16_t* p) {
+  SPARQ_TARGET_AVX512 static __m512 full(const uint16_t* p) {
     return widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
-  SPARQ_TARGET_AVX512 static __m512 load(const uint16_t* p, __mmask16 m) {
+  SPARQ_TARGET_AVX512 static __m512 masked(const uint16_t* p, __mmask16 m) {
     return widen(_mm256_maskz_loadu_epi16(m, p));
   }
 };
-
-// Horizontal sum in a fixed order (256-bit halves, 128-bit lanes, pairs).
-SPARQ_TARGET_AVX512 inline float reduce_add(__m512 v) {
-  v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(1, 0, 3, 2)));
-  v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(2, 3, 0, 1)));
-  v = _mm512_add_ps(v, _mm512_permute_ps(v, _MM_SHUFFLE(1, 0, 3, 2)));
-  v = _mm512_add_ps(v, _mm512_permute_ps(v, _MM_SHUFFLE(2, 3, 0, 1)));
-  return _mm512_cvtss_f32(v);
-}
-
-// out[i * NR + j] = dot(w_rows[i], activation row j of the packed group xg).
-template <typename W, int MR, int NR>
-SPARQ_TARGET_AVX512 void tile(const float* xg, const typename W::T* const* w_rows, size_t K,
-                              float* out) {
-  __m512 acc[MR][NR];
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 8
-    for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_setzero_ps();
-  const size_t full = K / kLanes;
-  for (size_t s = 0; s < full; ++s) {
-    const float* xs = xg + s * NR * kLanes;
-    const size_t k = s * kLanes;
-    __m512 xv[NR];
-#pragma GCC unroll 8
-    for (int j = 0; j < NR; ++j) xv[j] = _mm512_loadu_ps(xs + j * kLanes);
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) {
-      const __m512 wv = W::load(w_rows[i] + k);
-#pragma GCC unroll 8
-      for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_fmadd_ps(wv, xv[j], acc[i][j]);
-    }
-  }
-  if (full * kLanes < K) {  // tail: weights masked, activations zero-padded when packed
-    const float* xs = xg + full * NR * kLanes;
-    const size_t k = full * kLanes;
-    const __mmask16 m = static_cast<__mmask16>((1u << (K - k)) - 1u);
-    __m512 xv[NR];
-#pragma GCC unroll 8
-    for (int j = 0; j < NR; ++j) xv[j] = _mm512_loadu_ps(xs + j * kLanes);
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) {
-      const __m512 wv = W::load(w_rows[i] + k, m);
-#pragma GCC unroll 8
-      for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_fmadd_ps(wv, xv[j], acc[i][j]);
-    }
-  }
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 8
-    for (int j = 0; j < NR; ++j) out[i * NR + j] = reduce_add(acc[i][j]);
-}
-
-// y[n + j, m + i] = out(i, j) (+ bias) for the mr valid rows of one tile.
-template <typename W, int MR, int NR>
-SPARQ_TARGET_AVX512 void tile_to_y(const float* xg, const typename W::T* const* w_rows, size_t K,
-                                   const float* bias, float* y, size_t ldy, size_t n, size_t m,
-                                   size_t mr) {
-  float out[MR * NR];
-  tile<W, MR, NR>(xg, w_rows, K, out);
-  for (int j = 0; j < NR; ++j) {
-    float* yr = y + (n + j) * ldy + m;
-    for (size_t i = 0; i < mr; ++i) yr[i] = bias ? out[i * NR + j] + bias[m + i] : out[i * NR + j];
-  }
-}
-
-// Weight rows [m, m + MR) of [m0, m1); past m1 the last row is repeated and
-// its results dropped.
-template <typename W, int MR>
-SPARQ_TARGET_AVX512 void weight_rows(const typename W::T* w, size_t K, size_t m, size_t m1,
-                                     const typename W::T** w_rows) {
-  for (int i = 0; i < MR; ++i) w_rows[i] = w + std::min(m + i, m1 - 1) * K;
-}
-
-// One or two activation rows (GEMV-like, memory-bound): 8 weight rows per tile.
-template <typename W, int NR>
-SPARQ_TARGET_AVX512 void linear_narrow(const float* xg, const typename W::T* w, size_t K,
-                                       const float* bias, float* y, size_t ldy, size_t n,
-                                       size_t m0, size_t m1) {
-  for (size_t m = m0; m < m1; m += 8) {
-    const typename W::T* w_rows[8];
-    weight_rows<W, 8>(w, K, m, m1, w_rows);
-    tile_to_y<W, 8, NR>(xg, w_rows, K, bias, y, ldy, n, m, std::min<size_t>(8, m1 - m));
-  }
-}
-
-// Weight tiles (4 rows) outer, activation groups inner: each weight tile is
-// read from memory once and reused from L1/L2 by every group.
-template <typename W>
-SPARQ_TARGET_AVX512 void linear_wide(const float* xp, const typename W::T* w, size_t K,
-                                     const float* bias, float* y, size_t ldy, size_t n0,
-                                     size_t n1, size_t m0, size_t m1) {
-  const size_t group_stride = k_steps(K) * kLanes;  // floats per packed row
-  for (size_t m = m0; m < m1; m += 4) {
-    const typename W::T* w_rows[4];
-    weight_rows<W, 4>(w, K, m, m1, w_rows);
-    const size_t mr = std::min<size_t>(4, m1 - m);
-    const GroupPlan plan(n1 - n0);
-    for (size_t g = 0, n = n0; g < plan.count; n += plan.size(g), ++g) {
-      const float* xg = xp + n * group_stride;
-      switch (plan.size(g)) {
-        case 6: tile_to_y<W, 4, 6>(xg, w_rows, K, bias, y, ldy, n, m, mr); break;
-        case 5: tile_to_y<W, 4, 5>(xg, w_rows, K, bias, y, ldy, n, m, mr); break;
-        case 4: tile_to_y<W, 4, 4>(xg, w_rows, K, bias, y, ldy, n, m, mr); break;
-        case 3: tile_to_y<W, 4, 3>(xg, w_rows, K, bias, y, ldy, n, m, mr); break;
-        case 2: tile_to_y<W, 4, 2>(xg, w_rows, K, bias, y, ldy, n, m, mr); break;
-        default: tile_to_y<W, 4, 1>(xg, w_rows, K, bias, y, ldy, n, m, mr); break;
-      }
-    }
-  }
-}
-
-// [n0, n1) is one of the driver's activation chunks, so the packed groups
-// line up with it.
-template <typename W>
-SPARQ_TARGET_AVX512 void linear(const float* xp, const void* w, size_t K, const float* bias,
-                                float* y, size_t ldy, size_t n0, size_t n1, size_t m0,
-                                size_t m1) {
-  const typename W::T* wt = static_cast<const typename W::T*>(w);
-  const float* xg = xp + n0 * k_steps(K) * kLanes;
-  if (n1 - n0 > 2) {
-    linear_wide<W>(xp, wt, K, bias, y, ldy, n0, n1, m0, m1);
-  } else if (n1 - n0 == 2) {
-    linear_narrow<W, 2>(xg, wt, K, bias, y, ldy, n0, m0, m1);
-  } else if (n1 - n0 == 1) {
-    linear_narrow<W, 1>(xg, wt, K, bias, y, ldy, n0, m0, m1);
-  }
-}
 
 }  // namespace
 
@@ -205,7 +64,7 @@ SPARQ_TARGET_AVX512 void linear(const float* xp, const void* w, size_t K, const 
 void linear_pack_x_avx512(const float* x, size_t N, size_t K, float* xp) {
   const size_t steps = k_steps(K);
   for (size_t c0 = 0; c0 < N; c0 += kLinearChunkRows) {
-    const GroupPlan plan(std::min(kLinearChunkRows, N - c0));
+    const avx512::GroupPlan plan(std::min(kLinearChunkRows, N - c0));
     for (size_t g = 0, n0 = c0; g < plan.count; n0 += plan.size(g), ++g) {
       const size_t r = plan.size(g);
       float* group = xp + n0 * steps * kLanes;
@@ -224,20 +83,23 @@ void linear_pack_x_avx512(const float* x, size_t N, size_t K, float* xp) {
 SPARQ_TARGET_AVX512 void linear_dense_f32_avx512(const float* xp, size_t, const void* w, size_t K,
                                                  const float* bias, float* y, size_t ldy,
                                                  size_t n0, size_t n1, size_t m0, size_t m1) {
-  linear<F32Weights>(xp, w, K, bias, y, ldy, n0, n1, m0, m1);
+  const DenseWeights<float, F32> wt{static_cast<const float*>(w), K};
+  avx512::linear(xp, wt, K, bias, y, ldy, n0, n1, m0, m1);
 }
 
 SPARQ_TARGET_AVX512 void linear_dense_f16_avx512(const float* xp, size_t, const void* w, size_t K,
                                                  const float* bias, float* y, size_t ldy,
                                                  size_t n0, size_t n1, size_t m0, size_t m1) {
-  linear<F16Weights>(xp, w, K, bias, y, ldy, n0, n1, m0, m1);
+  const DenseWeights<uint16_t, F16> wt{static_cast<const uint16_t*>(w), K};
+  avx512::linear(xp, wt, K, bias, y, ldy, n0, n1, m0, m1);
 }
 
 SPARQ_TARGET_AVX512 void linear_dense_bf16_avx512(const float* xp, size_t, const void* w,
                                                   size_t K, const float* bias, float* y,
                                                   size_t ldy, size_t n0, size_t n1, size_t m0,
                                                   size_t m1) {
-  linear<BF16Weights>(xp, w, K, bias, y, ldy, n0, n1, m0, m1);
+  const DenseWeights<uint16_t, BF16> wt{static_cast<const uint16_t*>(w), K};
+  avx512::linear(xp, wt, K, bias, y, ldy, n0, n1, m0, m1);
 }
 
 }  // namespace sparq

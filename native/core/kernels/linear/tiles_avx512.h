@@ -1,0 +1,172 @@
+// AVX-512 linear driver templates shared by every weight format: register
+// tiles in dot-product form, packed activations, weight tiles outer. A format
+// supplies a weights policy W:
+//   using Row = ...;                        // what one weight row needs
+//   Row row(size_t m) const;                // row m
+//   __m512 load(const Row&, size_t k) const;             // 16 weights from k, as f32
+//   __m512 load(const Row&, size_t k, __mmask16) const;  // the K tail, zeros past K
+// and gets y = x . w^T for one block of the driver (see kernels.h).
+//
+// Each accumulator sees the same FMAs in the same order and is reduced the same
+// way whatever the tile shape, so an output never depends on how rows were
+// blocked or split over threads. Weight rows stream in long sequential runs
+// (what the hardware prefetchers want). Activations are packed once per call
+// (linear_pack_x_avx512) so that a tile's NR activation vectors for one K step
+// are adjacent: one stream instead of NR (NR separate rows left the kernel
+// waiting on L2).
+#pragma once
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+#include "../../kernels.h"
+#include "../../target.h"
+
+namespace sparq {
+namespace avx512 {
+
+constexpr size_t kLanes = 16;
+constexpr size_t kGroup = 6;  // most activation rows per packed group = the widest tile
+
+inline size_t k_steps(size_t K) { return (K + kLanes - 1) / kLanes; }
+
+// A chunk of c activation rows splits into ceil(c / kGroup) groups of
+// near-equal size (8 -> 4 + 4, 32 -> 6 + 6 + 5 + 5 + 5 + 5): narrow tiles
+// reuse each weight load less.
+struct GroupPlan {
+  size_t count, base, extra;
+  explicit GroupPlan(size_t c)
+      : count((c + kGroup - 1) / kGroup), base(count ? c / count : 0), extra(count ? c % count : 0) {}
+  size_t size(size_t g) const { return base + (g < extra ? 1 : 0); }
+};
+
+// Horizontal sum in a fixed order (256-bit halves, 128-bit lanes, pairs).
+SPARQ_TARGET_AVX512 inline float reduce_add(__m512 v) {
+  v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(1, 0, 3, 2)));
+  v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(2, 3, 0, 1)));
+  v = _mm512_add_ps(v, _mm512_permute_ps(v, _MM_SHUFFLE(1, 0, 3, 2)));
+  v = _mm512_add_ps(v, _mm512_permute_ps(v, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm512_cvtss_f32(v);
+}
+
+// out[i * NR + j] = dot(w_rows[i], activation row j of the packed group xg).
+template <typename W, int MR, int NR>
+SPARQ_TARGET_AVX512 void tile(const float* xg, const W& w, const typename W::Row* w_rows, size_t K,
+                              float* out) {
+  __m512 acc[MR][NR];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_setzero_ps();
+  const size_t full = K / kLanes;
+  for (size_t s = 0; s < full; ++s) {
+    const float* xs = xg + s * NR * kLanes;
+    const size_t k = s * kLanes;
+    __m512 xv[NR];
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; ++j) xv[j] = _mm512_loadu_ps(xs + j * kLanes);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      const __m512 wv = w.load(w_rows[i], k);
+#pragma GCC unroll 8
+      for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_fmadd_ps(wv, xv[j], acc[i][j]);
+    }
+  }
+  if (full * kLanes < K) {  // tail: weights masked, activations zero-padded when packed
+    const float* xs = xg + full * NR * kLanes;
+    const size_t k = full * kLanes;
+    const __mmask16 m = static_cast<__mmask16>((1u << (K - k)) - 1u);
+    __m512 xv[NR];
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; ++j) xv[j] = _mm512_loadu_ps(xs + j * kLanes);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      const __m512 wv = w.load(w_rows[i], k, m);
+#pragma GCC unroll 8
+      for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_fmadd_ps(wv, xv[j], acc[i][j]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; ++j) out[i * NR + j] = reduce_add(acc[i][j]);
+}
+
+// y[n + j, m + i] = out(i, j) (+ bias) for the mr valid rows of one tile.
+template <typename W, int MR, int NR>
+SPARQ_TARGET_AVX512 void tile_to_y(const float* xg, const W& w, const typename W::Row* w_rows,
+                                   size_t K, const float* bias, float* y, size_t ldy, size_t n,
+                                   size_t m, size_t mr) {
+  float out[MR * NR];
+  tile<W, MR, NR>(xg, w, w_rows, K, out);
+  for (int j = 0; j < NR; ++j) {
+    float* yr = y + (n + j) * ldy + m;
+    for (size_t i = 0; i < mr; ++i) yr[i] = bias ? out[i * NR + j] + bias[m + i] : out[i * NR + j];
+  }
+}
+
+// Weight rows [m, m + MR) of [m0, m1); past m1 the last row is repeated and
+// its results dropped.
+template <typename W, int MR>
+SPARQ_TARGET_AVX512 void weight_rows(const W& w, size_t m, size_t m1, typename W::Row* w_rows) {
+  for (int i = 0; i < MR; ++i) w_rows[i] = w.row(std::min(m + i, m1 - 1));
+}
+
+// One or two activation rows (GEMV-like, memory-bound): 8 weight rows per tile.
+template <typename W, int NR>
+SPARQ_TARGET_AVX512 void linear_narrow(const float* xg, const W& w, size_t K,
+                                       const float* bias, float* y, size_t ldy, size_t n,
+                                       size_t m0, size_t m1) {
+  for (size_t m = m0; m < m1; m += 8) {
+    typename W::Row w_rows[8];
+    weight_rows<W, 8>(w, m, m1, w_rows);
+    tile_to_y<W, 8, NR>(xg, w, w_rows, K, bias, y, ldy, n, m, std::min<size_t>(8, m1 - m));
+  }
+}
+
+// Weight tiles (4 rows) outer, activation groups inner: each weight tile is
+// read from memory once and reused from L1/L2 by every group.
+template <typename W>
+SPARQ_TARGET_AVX512 void linear_wide(const float* xp, const W& w, size_t K,
+                                     const float* bias, float* y, size_t ldy, size_t n0,
+                                     size_t n1, size_t m0, size_t m1) {
+  const size_t group_stride = k_steps(K) * kLanes;  // floats per packed row
+  for (size_t m = m0; m < m1; m += 4) {
+    typename W::Row w_rows[4];
+    weight_rows<W, 4>(w, m, m1, w_rows);
+    const size_t mr = std::min<size_t>(4, m1 - m);
+    const GroupPlan plan(n1 - n0);
+    for (size_t g = 0, n = n0; g < plan.count; n += plan.size(g), ++g) {
+      const float* xg = xp + n * group_stride;
+      switch (plan.size(g)) {
+        case 6: tile_to_y<W, 4, 6>(xg, w, w_rows, K, bias, y, ldy, n, m, mr); break;
+        case 5: tile_to_y<W, 4, 5>(xg, w, w_rows, K, bias, y, ldy, n, m, mr); break;
+        case 4: tile_to_y<W, 4, 4>(xg, w, w_rows, K, bias, y, ldy, n, m, mr); break;
+        case 3: tile_to_y<W, 4, 3>(xg, w, w_rows, K, bias, y, ldy, n, m, mr); break;
+        case 2: tile_to_y<W, 4, 2>(xg, w, w_rows, K, bias, y, ldy, n, m, mr); break;
+        default: tile_to_y<W, 4, 1>(xg, w, w_rows, K, bias, y, ldy, n, m, mr); break;
+      }
+    }
+  }
+}
+
+// [n0, n1) is one of the driver's activation chunks, so the packed groups
+// line up with it.
+template <typename W>
+SPARQ_TARGET_AVX512 void linear(const float* xp, const W& wt, size_t K, const float* bias,
+                                float* y, size_t ldy, size_t n0, size_t n1, size_t m0,
+                                size_t m1) {
+  const float* xg = xp + n0 * k_steps(K) * kLanes;
+  if (n1 - n0 > 2) {
+    linear_wide<W>(xp, wt, K, bias, y, ldy, n0, n1, m0, m1);
+  } else if (n1 - n0 == 2) {
+    linear_narrow<W, 2>(xg, wt, K, bias, y, ldy, n0, m0, m1);
+  } else if (n1 - n0 == 1) {
+    linear_narrow<W, 1>(xg, wt, K, bias, y, ldy, n0, m0, m1);
+  }
+}
+
+}  // namespace avx512
+}  // namespace sparq

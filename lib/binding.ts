@@ -22,6 +22,17 @@ export type NativeWeightType = (typeof NativeWeightType)[keyof typeof NativeWeig
 export const NativeHalfType = { float16: 0, bfloat16: 1 } as const;
 export type NativeHalfType = (typeof NativeHalfType)[keyof typeof NativeHalfType];
 
+/** Quantized weights as native/core/quant.h describes them. */
+export interface NativeQuantWeights {
+  codes: Uint8Array;
+  codeType: number;
+  scales: Float32Array | Uint16Array;
+  scaleType: number;
+  mins: Float32Array | Uint16Array | null;
+  groupSize: number;
+  lut: Float32Array | null;
+}
+
 export interface NativeAddon {
   cpuInfo(): NativeCpuInfo;
   getNumThreads(): number;
@@ -38,6 +49,15 @@ export interface NativeAddon {
     w: Float32Array | Uint16Array, wtype: NativeWeightType, m: number,
     bias: Float32Array | null, y: Float32Array, async: true,
   ): Promise<Float32Array>;
+  linearQuant(
+    x: Float32Array, n: number, k: number, q: NativeQuantWeights, m: number,
+    bias: Float32Array | null, y: Float32Array, async: false,
+  ): Float32Array;
+  linearQuant(
+    x: Float32Array, n: number, k: number, q: NativeQuantWeights, m: number,
+    bias: Float32Array | null, y: Float32Array, async: true,
+  ): Promise<Float32Array>;
+  dequantize(q: NativeQuantWeights, m: number, k: number, out: Float32Array): Float32Array;
   matmul(a: Float32Array, b: Float32Array, c: Float32Array, m: number, k: number, n: number, async: false): Float32Array;
   matmul(a: Float32Array, b: Float32Array, c: Float32Array, m: number, k: number, n: number, async: true): Promise<Float32Array>;
 }

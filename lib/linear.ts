@@ -3,10 +3,11 @@
 // `prepareLinear`, which validates and returns the native call to make.
 import { native, NativeWeightType } from './binding.js';
 import { rangeError, typeError } from './errors.js';
+import { QuantizedTensor } from './quantize.js';
 import { checkTensor, Tensor } from './tensor.js';
 
 /** Weight types `linear` accepts. */
-export type LinearWeight = Tensor<'float32' | 'float16' | 'bfloat16'>;
+export type LinearWeight = Tensor<'float32' | 'float16' | 'bfloat16'> | QuantizedTensor;
 
 interface LinearCall {
   run(async: false): Float32Array;
@@ -16,14 +17,18 @@ interface LinearCall {
 
 function prepareLinear(x: unknown, w: unknown, bias: unknown): LinearCall {
   const xt = checkTensor('x', x);
-  const wt = checkTensor('w', w);
   if (xt.dtype !== 'float32') throw typeError('x', "a 'float32' tensor", xt);
   if (xt.rank < 1) throw rangeError('x', 'a tensor of shape [..., K]', xt);
-  if (wt.dtype !== 'float32' && wt.dtype !== 'float16' && wt.dtype !== 'bfloat16') {
-    throw typeError('w', "a 'float32', 'float16' or 'bfloat16' tensor", wt);
+  let wt: Tensor | null = null;
+  if (!(w instanceof QuantizedTensor)) {
+    if (!(w instanceof Tensor)) throw typeError('w', 'a Tensor or a QuantizedTensor', w);
+    wt = checkTensor('w', w);
+    if (wt.dtype !== 'float32' && wt.dtype !== 'float16' && wt.dtype !== 'bfloat16') {
+      throw typeError('w', "a 'float32', 'float16' or 'bfloat16' tensor or a QuantizedTensor", wt);
+    }
+    if (wt.rank !== 2) throw rangeError('w', 'a tensor of shape [M, K]', wt);
   }
-  if (wt.rank !== 2) throw rangeError('w', 'a tensor of shape [M, K]', wt);
-  const [M, K] = wt.shape as [number, number];
+  const [M, K] = (wt ?? (w as QuantizedTensor)).shape as [number, number];
   const xK = xt.shape[xt.rank - 1];
   if (xK !== K) {
     throw rangeError('x', `shape [..., ${K}] to match w of shape [${M}, ${K}]`, xt);
@@ -40,8 +45,18 @@ function prepareLinear(x: unknown, w: unknown, bias: unknown): LinearCall {
   }
   const outShape = [...xt.shape.slice(0, -1), M];
   const xd = xt.data as Float32Array;
+  if (wt === null) {
+    const q = (w as QuantizedTensor).native;
+    return {
+      outShape,
+      run: ((async: boolean) => {
+        const y = new Float32Array(N * M);
+        return async ? native.linearQuant(xd, N, K, q, M, b, y, true) : native.linearQuant(xd, N, K, q, M, b, y, false);
+      }) as LinearCall['run'],
+    };
+  }
   const wd = wt.data as Float32Array | Uint16Array;
-  const wtype = NativeWeightType[wt.dtype];
+  const wtype = NativeWeightType[wt.dtype as 'float32' | 'float16' | 'bfloat16'];
   return {
     outShape,
     run: ((async: boolean) => {

@@ -14,6 +14,7 @@
 #include "../core/cpu.h"
 #include "../core/kernels.h"
 #include "../core/linear.h"
+#include "../core/quant.h"
 #include "../core/thread_pool.h"
 
 namespace {
@@ -37,6 +38,24 @@ T* typed_data(const Napi::CallbackInfo& info, size_t index, napi_typedarray_type
                                          " elements for " + name + " but received " +
                                          std::to_string(a.ElementLength()));
   }
+  if (count == 0) return nullptr;
+  uint8_t* base = static_cast<uint8_t*>(a.ArrayBuffer().Data());
+  if (base == nullptr) throw Napi::TypeError::New(env, std::string(name) + " is detached");
+  return reinterpret_cast<T*>(base + a.ByteOffset());
+}
+
+// As typed_data, for a property of an object argument.
+template <typename T>
+T* typed_prop(Napi::Env env, const Napi::Object& o, const char* name, napi_typedarray_type type,
+              size_t count) {
+  Napi::Value v = o.Get(name);
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
+    throw Napi::TypeError::New(env, std::string("Expected a typed array of the right type for ") + name);
+  Napi::TypedArray a = v.As<Napi::TypedArray>();
+  if (a.ElementLength() != count)
+    throw Napi::RangeError::New(env, std::string("Expected ") + std::to_string(count) +
+                                         " elements for " + name + " but received " +
+                                         std::to_string(a.ElementLength()));
   if (count == 0) return nullptr;
   uint8_t* base = static_cast<uint8_t*>(a.ArrayBuffer().Data());
   if (base == nullptr) throw Napi::TypeError::New(env, std::string(name) + " is detached");
@@ -182,6 +201,69 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
              {info[0], info[1], info[2]});
 }
 
+// A quantized weight description { codes, codeType, scales, scaleType, mins,
+// groupSize, lut } for an [M, K] matrix, checked against M and K.
+sparq::QuantWeights quant_arg(const Napi::CallbackInfo& info, size_t index, size_t M, size_t K) {
+  Napi::Env env = info.Env();
+  if (index >= info.Length() || !info[index].IsObject())
+    throw Napi::TypeError::New(env, "Expected an object for the quantized weights");
+  Napi::Object o = info[index].As<Napi::Object>();
+  sparq::QuantWeights w{};
+  const auto number = [&](const char* name) {
+    Napi::Value v = o.Get(name);
+    if (!v.IsNumber()) throw Napi::TypeError::New(env, std::string("Expected a number for ") + name);
+    const double d = v.As<Napi::Number>().DoubleValue();
+    if (!(d >= 0 && d <= 9007199254740991.0) || d != static_cast<double>(static_cast<uint64_t>(d)))
+      throw Napi::RangeError::New(env, std::string("Expected a non-negative integer for ") + name);
+    return static_cast<size_t>(d);
+  };
+  const size_t code_type = number("codeType"), scale_type = number("scaleType");
+  w.group_size = number("groupSize");
+  if (code_type > 2 || scale_type > 1) throw Napi::RangeError::New(env, "Unknown codeType or scaleType");
+  w.code_type = static_cast<sparq::CodeType>(code_type);
+  w.scale_type = static_cast<sparq::ScaleType>(scale_type);
+  const bool gs_ok = w.group_size == 0 || (w.group_size >= 16 && (w.group_size & (w.group_size - 1)) == 0 &&
+                                           K % w.group_size == 0);
+  if (!gs_ok) throw Napi::RangeError::New(env, "Expected groupSize 0 or a power of two >= 16 dividing K");
+  if (w.code_type == sparq::CodeType::kNibble && K % 2 != 0)
+    throw Napi::RangeError::New(env, "Expected an even K for 4-bit codes");
+  w.codes = typed_prop<const uint8_t>(env, o, "codes", napi_uint8_array,
+                                      checked_mul(env, M, sparq::quant_row_bytes(w, K)));
+  const size_t n_scales = checked_mul(env, M, K == 0 ? 0 : sparq::quant_groups(w, K));
+  const napi_typedarray_type st = w.scale_type == sparq::ScaleType::kF16 ? napi_uint16_array : napi_float32_array;
+  w.scales = typed_prop<const void>(env, o, "scales", st, n_scales);
+  Napi::Value mins = o.Get("mins");
+  w.mins = mins.IsNull() || mins.IsUndefined() ? nullptr : typed_prop<const void>(env, o, "mins", st, n_scales);
+  w.lut = w.code_type == sparq::CodeType::kNibble ? typed_prop<const float>(env, o, "lut", napi_float32_array, 16)
+                                                   : nullptr;
+  return w;
+}
+
+// linearQuant(x, N, K, q, M, bias | null, y, async); q is kept alive with the call.
+Napi::Value LinearQuant(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const size_t N = size_arg(info, 1, "N"), K = size_arg(info, 2, "K"), M = size_arg(info, 4, "M");
+  const float* x = typed_data<const float>(info, 0, napi_float32_array, "x", checked_mul(env, N, K));
+  const sparq::QuantWeights w = quant_arg(info, 3, M, K);
+  const float* bias = info[5].IsNull() || info[5].IsUndefined()
+                          ? nullptr
+                          : typed_data<const float>(info, 5, napi_float32_array, "bias", M);
+  float* y = typed_data<float>(info, 6, napi_float32_array, "y", checked_mul(env, N, M));
+  Napi::Object q = info[3].As<Napi::Object>();
+  return run(info, info[7].ToBoolean(), [=] { sparq::linear_quant(x, N, K, w, M, bias, y); }, info[6],
+             {info[0], q.Get("codes"), q.Get("scales"), q.Get("mins"), q.Get("lut"), info[5], info[6]});
+}
+
+// dequantize(q, M, K, out)
+Napi::Value Dequantize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const size_t M = size_arg(info, 1, "M"), K = size_arg(info, 2, "K");
+  const sparq::QuantWeights w = quant_arg(info, 0, M, K);
+  float* out = typed_data<float>(info, 3, napi_float32_array, "out", checked_mul(env, M, K));
+  sparq::dequantize(w, M, K, out);
+  return info[3];
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   const char* requested = std::getenv("SPARQ_ISA");
   const char* error = nullptr;
@@ -193,6 +275,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("convertFromHalf", Napi::Function::New(env, ConvertFromHalf));
   exports.Set("linear", Napi::Function::New(env, Linear));
   exports.Set("matmul", Napi::Function::New(env, Matmul));
+  exports.Set("linearQuant", Napi::Function::New(env, LinearQuant));
+  exports.Set("dequantize", Napi::Function::New(env, Dequantize));
   return exports;
 }
 

@@ -4,6 +4,7 @@
 #include "kernels.h"
 #include "kernels/convert/convert_kernels.h"
 #include "kernels/linear/dense.h"
+#include "kernels/linear/quant.h"
 
 namespace sparq {
 
@@ -11,6 +12,7 @@ const KernelTable kScalarKernels = {
     Isa::kScalar,
     {linear_dense_f32_ref, linear_dense_f16_ref, linear_dense_bf16_ref},
     nullptr,
+    linear_quant_ref,
     f32_to_f16_ref, f16_to_f32_ref, f32_to_bf16_ref, bf16_to_f32_ref,
 };
 
@@ -18,6 +20,7 @@ const KernelTable kAvx2Kernels = {
     Isa::kAvx2,
     {linear_dense_f32_avx2, linear_dense_f16_avx2, linear_dense_bf16_avx2},
     nullptr,
+    linear_quant_ref,  // no AVX2 quantized kernel yet: the scalar reference
     f32_to_f16_avx2, f16_to_f32_avx2, f32_to_bf16_avx2, bf16_to_f32_avx2,
 };
 
@@ -25,6 +28,7 @@ const KernelTable kAvx512Kernels = {
     Isa::kAvx512,
     {linear_dense_f32_avx512, linear_dense_f16_avx512, linear_dense_bf16_avx512},
     linear_pack_x_avx512,
+    linear_quant_avx512,
     f32_to_f16_avx512, f16_to_f32_avx512, f32_to_bf16_avx512, bf16_to_f32_avx512,
 };
 

@@ -6,11 +6,17 @@
 #include <cstdint>
 
 #include "cpu.h"
+#include "quant.h"
 
 namespace sparq {
 
 // Storage type of a dense weight matrix.
 enum class WeightType : int { kF32 = 0, kF16 = 1, kBF16 = 2 };
+
+// As DenseLinearKernel, for quantized weights.
+using QuantLinearKernel = void (*)(const float* x, size_t ldx, const QuantWeights& w, size_t K,
+                                   const float* bias, float* y, size_t ldy, size_t n0, size_t n1,
+                                   size_t m0, size_t m1);
 
 // Activation rows per task in the linear driver: n0 passed to a kernel is a
 // multiple of this, and n1 - n0 is at most this.
@@ -40,6 +46,7 @@ struct KernelTable {
   // When set, linear_dense reads activations packed by this (its ldx is then
   // unused); when null, it reads x [N, K] as is.
   PackActivations linear_pack_x;
+  QuantLinearKernel linear_quant;  // reads activations packed like linear_dense
   F32ToHalfKernel f32_to_f16;
   HalfToF32Kernel f16_to_f32;
   F32ToHalfKernel f32_to_bf16;

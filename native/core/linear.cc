@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/linear/quant.h"
+#include "quant.h"
 #include "thread_pool.h"
 
 namespace sparq {
@@ -10,15 +12,13 @@ namespace {
 
 constexpr size_t kWeightChunkBytes = 256 << 10;  // weight rows re-read from L2 per task
 
-size_t weight_bytes(WeightType type) { return type == WeightType::kF32 ? 4 : 2; }
-
-}  // namespace
-
-void linear_dense(const float* x, size_t N, size_t K, const void* w, WeightType type, size_t M,
-                  const float* bias, float* y) {
+// Splits y[N, M] into tasks (activation chunks of kLinearChunkRows x weight
+// row chunks) over the pool, packing x first if the active kernels want it.
+// kernel(xs, ldx, n0, n1, m0, m1) computes one block.
+template <typename Kernel>
+void drive(const float* x, size_t N, size_t K, size_t M, size_t weight_row_bytes, Kernel kernel) {
   if (N == 0 || M == 0) return;
   const KernelTable& table = kernels();
-  const DenseLinearKernel kernel = table.linear_dense[static_cast<int>(type)];
   std::vector<float> packed;
   if (table.linear_pack_x != nullptr) {
     packed.resize(N * ((K + 15) / 16 * 16));
@@ -28,7 +28,7 @@ void linear_dense(const float* x, size_t N, size_t K, const void* w, WeightType 
   const size_t threads = static_cast<size_t>(num_threads());
   // Weight chunks: a multiple of 8 rows that fits L2, and enough chunks to
   // balance the threads (several per thread: the machine may be shared).
-  size_t mc = std::max<size_t>(8, kWeightChunkBytes / std::max<size_t>(1, K * weight_bytes(type)));
+  size_t mc = std::max<size_t>(8, kWeightChunkBytes / std::max<size_t>(1, weight_row_bytes));
   mc = std::min(mc, std::max<size_t>(8, M / (4 * threads)));
   mc = (mc + 7) / 8 * 8;
   const size_t m_chunks = (M + mc - 1) / mc;
@@ -37,7 +37,26 @@ void linear_dense(const float* x, size_t N, size_t K, const void* w, WeightType 
     const size_t nc = task / m_chunks, c = task % m_chunks;
     const size_t n0 = nc * kLinearChunkRows, n1 = std::min(N, n0 + kLinearChunkRows);
     const size_t m0 = c * mc, m1 = std::min(M, m0 + mc);
-    kernel(x, K, w, K, bias, y, M, n0, n1, m0, m1);
+    kernel(x, K, n0, n1, m0, m1);
+  });
+}
+
+}  // namespace
+
+void linear_dense(const float* x, size_t N, size_t K, const void* w, WeightType type, size_t M,
+                  const float* bias, float* y) {
+  const DenseLinearKernel kernel = kernels().linear_dense[static_cast<int>(type)];
+  const size_t row_bytes = K * (type == WeightType::kF32 ? 4 : 2);
+  drive(x, N, K, M, row_bytes, [&](const float* xs, size_t ldx, size_t n0, size_t n1, size_t m0, size_t m1) {
+    kernel(xs, ldx, w, K, bias, y, M, n0, n1, m0, m1);
+  });
+}
+
+void linear_quant(const float* x, size_t N, size_t K, const QuantWeights& w, size_t M,
+                  const float* bias, float* y) {
+  const QuantLinearKernel kernel = kernels().linear_quant;
+  drive(x, N, K, M, quant_row_bytes(w, K), [&](const float* xs, size_t ldx, size_t n0, size_t n1, size_t m0, size_t m1) {
+    kernel(xs, ldx, w, K, bias, y, M, n0, n1, m0, m1);
   });
 }
 
@@ -57,6 +76,13 @@ void matmul_f32(const float* a, const float* b, float* c, size_t M, size_t K, si
     }
   });
   linear_dense(a, M, K, bt.data(), WeightType::kF32, N, nullptr, c);
+}
+
+void dequantize(const QuantWeights& w, size_t M, size_t K, float* out) {
+  constexpr size_t kRows = 64;
+  parallel_for((M + kRows - 1) / kRows, [&](size_t t) {
+    for (size_t m = t * kRows; m < std::min(M, (t + 1) * kRows); ++m) dequantize_row_ref(w, K, m, out + m * K);
+  });
 }
 
 }  // namespace sparq

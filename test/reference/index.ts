@@ -1,2 +1,3 @@
 export * from './half.js';
 export * from './linear.js';
+export * from './quant.js';

@@ -1,0 +1,382 @@
+// Weight quantization: int8 and 4-bit (symmetric, asymmetric, NF4) with one
+// scale (and min) per group of consecutive K elements, and the error metrics.
+import { native, type NativeQuantWeights } from './binding.js';
+import { checkInteger, describe, rangeError, received, typeError } from './errors.js';
+import { checkTensor, Tensor } from './tensor.js';
+
+export type QuantScheme = 'symmetric' | 'asymmetric' | 'nf4';
+export type ScaleType = 'float16' | 'float32';
+
+export interface QuantizeOptions {
+  /** 8 or 4 (default 8; 'nf4' implies 4). */
+  bits?: 8 | 4;
+  /** Default 'symmetric'. */
+  scheme?: QuantScheme;
+  /** Consecutive K elements sharing a scale: a power of two >= 16 dividing K, or 0 for one per row (default 0 for 8-bit, 32 for 4-bit). */
+  groupSize?: number;
+  /** Storage of scales and mins (default 'float16'). */
+  scaleType?: ScaleType;
+  /** Choose each group's scale (and min) to minimise squared error instead of absmax (default: on for 4-bit, off for 8-bit). */
+  search?: boolean;
+}
+
+/**
+ * The 16 NF4 levels of QLoRA / bitsandbytes (quantiles of a standard normal,
+ * normalised to [-1, 1], with an exact zero).
+ */
+export const NF4_LEVELS: Float32Array = Float32Array.of(
+  -1, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635,
+  -0.18477343022823334, -0.09105003625154495, 0, 0.07958029955625534, 0.16093020141124725,
+  0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941,
+  0.7229568362236023, 1,
+);
+
+/** Code values of the 4-bit schemes: symmetric codes hold q + 8. */
+const LUT: Record<QuantScheme, Float32Array> = {
+  symmetric: Float32Array.from({ length: 16 }, (_, i) => i - 8),
+  asymmetric: Float32Array.from({ length: 16 }, (_, i) => i),
+  nf4: NF4_LEVELS,
+};
+
+/** Native code types (native/core/quant.h CodeType). */
+const CODE_INT8 = 0, CODE_UINT8 = 1, CODE_NIBBLE = 2;
+
+/**
+ * A quantized [M, K] weight matrix: w[m, k] = scale · value(code) (+ min),
+ * with one scale (and, for 'asymmetric', one min) per group of `groupSize`
+ * consecutive elements of a row (per row when groupSize is 0).
+ * - 8-bit symmetric: codes are int8 (-128..127); 8-bit asymmetric: uint8.
+ * - 4-bit: two codes per byte, low nibble first; symmetric codes hold q + 8
+ *   for q in -8..7, asymmetric codes q in 0..15, NF4 codes index NF4_LEVELS.
+ */
+export class QuantizedTensor {
+  readonly shape: readonly [number, number];
+  readonly bits: 8 | 4;
+  readonly scheme: QuantScheme;
+  readonly groupSize: number;
+  readonly scaleType: ScaleType;
+  readonly codes: Uint8Array;
+  readonly scales: Float32Array | Uint16Array;
+  readonly mins: Float32Array | Uint16Array | null;
+
+  /** @internal Use quantize(). */
+  constructor(fields: {
+    shape: [number, number]; bits: 8 | 4; scheme: QuantScheme; groupSize: number; scaleType: ScaleType;
+    codes: Uint8Array; scales: Float32Array | Uint16Array; mins: Float32Array | Uint16Array | null;
+  }) {
+    this.shape = Object.freeze([...fields.shape]) as unknown as readonly [number, number];
+    this.bits = fields.bits;
+    this.scheme = fields.scheme;
+    this.groupSize = fields.groupSize;
+    this.scaleType = fields.scaleType;
+    this.codes = fields.codes;
+    this.scales = fields.scales;
+    this.mins = fields.mins;
+  }
+
+  /** Exact storage: codes, scales and mins (the 16-entry tables are constants). */
+  get byteLength(): number {
+    return this.codes.byteLength + this.scales.byteLength + (this.mins?.byteLength ?? 0);
+  }
+
+  /** Storage bits per weight, scales and mins counted. */
+  get bitsPerWeight(): number {
+    const n = this.shape[0] * this.shape[1];
+    return n === 0 ? 0 : (this.byteLength * 8) / n;
+  }
+
+  /** @internal */
+  get native(): NativeQuantWeights {
+    return {
+      codes: this.codes,
+      codeType: this.bits === 4 ? CODE_NIBBLE : this.scheme === 'asymmetric' ? CODE_UINT8 : CODE_INT8,
+      scales: this.scales,
+      scaleType: this.scaleType === 'float16' ? 1 : 0,
+      mins: this.mins,
+      groupSize: this.groupSize,
+      lut: this.bits === 4 ? LUT[this.scheme] : null,
+    };
+  }
+
+  /** The weights as float32 [M, K], exactly as `linear` computes with them. */
+  toDense(): Tensor<'float32'> {
+    const [M, K] = this.shape;
+    const out = new Float32Array(M * K);
+    if (out.length > 0) native.dequantize(this.native, M, K, out);
+    return Tensor.from(out, [M, K]);
+  }
+
+  toString(): string {
+    return `QuantizedTensor<${this.bits === 4 && this.scheme === 'nf4' ? 'nf4' : `int${this.bits} ${this.scheme}`}, g${this.groupSize}>[${this.shape.join(', ')}]`;
+  }
+}
+
+// ------------------------------------------------------------------ helpers
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** Rounds to the nearest float16 value (ties to even) and returns its bits. */
+function f16Bits(v: number): number {
+  f32[0] = v;
+  const u = u32[0];
+  const sign = (u >>> 16) & 0x8000;
+  const a = u & 0x7fffffff;
+  if (a >= 0x477ff000) return sign | 0x7c00;
+  if (a >= 0x38800000) return sign | ((a + 0x0fff + ((a >>> 13) & 1) - (112 << 23)) >>> 13);
+  // subnormal or zero: multiples of 2^-24
+  const q = Math.abs(f32[0]) / 2 ** -24;
+  let r = Math.round(q);
+  if (r - q === 0.5 && r % 2 !== 0) r -= 1;
+  return sign | r;
+}
+
+function f16Value(bits: number): number {
+  const e = (bits >> 10) & 0x1f, m = bits & 0x3ff, s = bits & 0x8000 ? -1 : 1;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** Index of the NF4 level nearest to t (levels are sorted). */
+function nearestNf4(t: number): number {
+  let lo = 0, hi = 15;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (NF4_LEVELS[mid] <= t) lo = mid;
+    else hi = mid;
+  }
+  return t - NF4_LEVELS[lo] <= NF4_LEVELS[hi] - t ? lo : hi;
+}
+
+interface GroupFit {
+  scale: number;
+  min: number;
+}
+
+// Candidate grid for the search: the absmax (or min/max) choice scaled by
+// these factors, each followed by a least-squares refit of scale (and min).
+const SEARCH_STEPS = 20;
+
+function fitSymmetric(w: Float32Array, o: number, n: number, qmin: number, qmax: number, search: boolean): GroupFit {
+  let amax = 0;
+  for (let i = 0; i < n; i++) amax = Math.max(amax, Math.abs(w[o + i]));
+  if (amax === 0) return { scale: 0, min: 0 };
+  let best = { scale: amax / qmax, min: 0 };
+  if (!search) return best;
+  let bestErr = Infinity;
+  for (let s = -SEARCH_STEPS; s <= SEARCH_STEPS; s++) {
+    const iscale = (qmax * (1 + (s * 0.5) / SEARCH_STEPS)) / amax; // s = 0: absmax
+    let swq = 0, sqq = 0;
+    for (let i = 0; i < n; i++) {
+      const q = Math.min(qmax, Math.max(qmin, Math.round(w[o + i] * iscale)));
+      swq += w[o + i] * q;
+      sqq += q * q;
+    }
+    if (sqq === 0) continue;
+    const d = swq / sqq;
+    let err = 0;
+    for (let i = 0; i < n; i++) {
+      const q = Math.min(qmax, Math.max(qmin, Math.round(w[o + i] / d)));
+      const e = w[o + i] - d * q;
+      err += e * e;
+    }
+    if (err < bestErr) {
+      bestErr = err;
+      best = { scale: d, min: 0 };
+    }
+  }
+  return best;
+}
+
+function fitAsymmetric(w: Float32Array, o: number, n: number, nmax: number, search: boolean): GroupFit {
+  let lo = Infinity, hi = -Infinity;
+  for (let i = 0; i < n; i++) {
+    lo = Math.min(lo, w[o + i]);
+    hi = Math.max(hi, w[o + i]);
+  }
+  if (hi === lo) return { scale: 0, min: lo };
+  let best = { scale: (hi - lo) / nmax, min: lo };
+  if (!search) return best;
+  let bestErr = Infinity;
+  for (let s = -SEARCH_STEPS; s <= SEARCH_STEPS; s++) {
+    const iscale = (nmax * (1 + (s * 0.25) / SEARCH_STEPS)) / (hi - lo); // s = 0: min/max
+    let sq = 0, sqq = 0, sw = 0, swq = 0;
+    for (let i = 0; i < n; i++) {
+      const q = Math.min(nmax, Math.max(0, Math.round((w[o + i] - lo) * iscale)));
+      sq += q;
+      sqq += q * q;
+      sw += w[o + i];
+      swq += w[o + i] * q;
+    }
+    const det = n * sqq - sq * sq;
+    if (det <= 0) continue;
+    const d = (n * swq - sq * sw) / det;
+    const m = (sqq * sw - sq * swq) / det;
+    if (!(d > 0)) continue;
+    let err = 0;
+    for (let i = 0; i < n; i++) {
+      const q = Math.min(nmax, Math.max(0, Math.round((w[o + i] - m) / d)));
+      const e = w[o + i] - (d * q + m);
+      err += e * e;
+    }
+    if (err < bestErr) {
+      bestErr = err;
+      best = { scale: d, min: m };
+    }
+  }
+  return best;
+}
+
+function fitNf4(w: Float32Array, o: number, n: number, search: boolean): GroupFit {
+  let amax = 0;
+  for (let i = 0; i < n; i++) amax = Math.max(amax, Math.abs(w[o + i]));
+  if (amax === 0) return { scale: 0, min: 0 };
+  let best = { scale: amax, min: 0 };
+  if (!search) return best;
+  let bestErr = Infinity;
+  for (let s = -SEARCH_STEPS; s <= SEARCH_STEPS; s++) {
+    const d0 = amax * (1 + (s * 0.3) / SEARCH_STEPS); // s = 0: absmax
+    let swt = 0, stt = 0;
+    for (let i = 0; i < n; i++) {
+      const t = NF4_LEVELS[nearestNf4(w[o + i] / d0)];
+      swt += w[o + i] * t;
+      stt += t * t;
+    }
+    if (stt === 0) continue;
+    const d = swt / stt;
+    if (!(d > 0)) continue;
+    let err = 0;
+    for (let i = 0; i < n; i++) {
+      const e = w[o + i] - d * NF4_LEVELS[nearestNf4(w[o + i] / d)];
+      err += e * e;
+    }
+    if (err < bestErr) {
+      bestErr = err;
+      best = { scale: d, min: 0 };
+    }
+  }
+  return best;
+}
+
+// ------------------------------------------------------------------ quantize
+
+function checkOptions(K: number, opts: unknown) {
+  if (opts !== undefined && (typeof opts !== 'object' || opts === null)) throw typeError('opts', 'an options object', opts);
+  const o = (opts ?? {}) as QuantizeOptions;
+  const scheme = o.scheme ?? 'symmetric';
+  if (!['symmetric', 'asymmetric', 'nf4'].includes(scheme)) {
+    throw rangeError('opts.scheme', "'symmetric', 'asymmetric' or 'nf4'", scheme);
+  }
+  const bits = o.bits ?? (scheme === 'nf4' ? 4 : 8);
+  if (bits !== 8 && bits !== 4) throw rangeError('opts.bits', '8 or 4', bits);
+  if (scheme === 'nf4' && bits !== 4) throw rangeError('opts.bits', "4 for scheme 'nf4'", bits);
+  const groupSize = o.groupSize ?? (bits === 4 ? 32 : 0);
+  checkInteger('opts.groupSize', groupSize, 0);
+  if (groupSize !== 0 && (groupSize < 16 || (groupSize & (groupSize - 1)) !== 0 || K % groupSize !== 0)) {
+    throw rangeError('opts.groupSize', `0 or a power of two >= 16 that divides K = ${K}`, groupSize);
+  }
+  if (bits === 4 && K % 2 !== 0) throw rangeError('w', 'an even K for 4-bit codes', received(`K = ${K}`));
+  const scaleType = o.scaleType ?? 'float16';
+  if (scaleType !== 'float16' && scaleType !== 'float32') throw rangeError('opts.scaleType', "'float16' or 'float32'", scaleType);
+  const search = o.search ?? bits === 4;
+  if (typeof search !== 'boolean') throw typeError('opts.search', 'a boolean', search);
+  return { scheme, bits: bits as 8 | 4, groupSize, scaleType: scaleType as ScaleType, search };
+}
+
+/**
+ * Quantizes a float32 (or float16 / bfloat16) weight matrix [M, K].
+ * All-zero groups get scale 0 (and decode to exact zeros); a constant group
+ * under 'asymmetric' gets scale 0 and min = its value. NaN or Inf weights,
+ * and scales that overflow float16, are RangeErrors.
+ */
+export function quantize(w: Tensor, opts?: QuantizeOptions): QuantizedTensor {
+  const wt = checkTensor('w', w);
+  if (wt.dtype !== 'float32' && wt.dtype !== 'float16' && wt.dtype !== 'bfloat16') {
+    throw typeError('w', "a 'float32', 'float16' or 'bfloat16' tensor", wt);
+  }
+  if (wt.rank !== 2) throw rangeError('w', 'a tensor of shape [M, K]', wt);
+  const [M, K] = wt.shape as [number, number];
+  const { scheme, bits, groupSize, scaleType, search } = checkOptions(K, opts);
+  const data = wt.toFloat32().data;
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) throw rangeError('w', 'finite weights', received(`${data[i]} at index ${i}`));
+  }
+  const gs = groupSize === 0 ? K : groupSize;
+  const groupsPerRow = K === 0 ? 0 : K / gs;
+  const nGroups = M * groupsPerRow;
+  const scales = scaleType === 'float16' ? new Uint16Array(nGroups) : new Float32Array(nGroups);
+  const mins = scheme === 'asymmetric' ? (scaleType === 'float16' ? new Uint16Array(nGroups) : new Float32Array(nGroups)) : null;
+  const codes = new Uint8Array(bits === 4 ? (M * K) / 2 : M * K);
+  const qmax = bits === 8 ? 127 : 7, qmin = bits === 8 ? -128 : -8, nmax = bits === 8 ? 255 : 15;
+  const store = (arr: Float32Array | Uint16Array, i: number, v: number): number => {
+    if (arr instanceof Float32Array) return (arr[i] = v);
+    const b = f16Bits(v);
+    if ((b & 0x7c00) === 0x7c00) {
+      throw rangeError('opts.scaleType', "'float32' (a scale or min overflows float16)", received(`'float16' for a scale of ${v}`));
+    }
+    arr[i] = b;
+    return f16Value(b);
+  };
+  const setCode = (idx: number, c: number) => {
+    if (bits === 8) codes[idx] = c & 0xff;
+    else codes[idx >> 1] |= (c & 0xf) << ((idx & 1) * 4);
+  };
+  for (let m = 0; m < M; m++) {
+    for (let g = 0; g < groupsPerRow; g++) {
+      const o = m * K + g * gs;
+      const gi = m * groupsPerRow + g;
+      const fit = scheme === 'symmetric' ? fitSymmetric(data, o, gs, qmin, qmax, search)
+        : scheme === 'asymmetric' ? fitAsymmetric(data, o, gs, nmax, search)
+        : fitNf4(data, o, gs, search);
+      // Store the scale (and min) as stored values, then pick codes for them.
+      const d = store(scales, gi, Math.fround(fit.scale));
+      const mn = mins ? store(mins, gi, Math.fround(fit.min)) : 0;
+      for (let i = 0; i < gs; i++) {
+        const v = data[o + i];
+        let c: number;
+        if (scheme === 'nf4') c = d === 0 ? 7 : nearestNf4(v / d);
+        else if (scheme === 'asymmetric') c = d === 0 ? 0 : Math.min(nmax, Math.max(0, roundHalfEven((v - mn) / d)));
+        else c = (d === 0 ? 0 : Math.min(qmax, Math.max(qmin, roundHalfEven(v / d)))) + (bits === 4 ? 8 : 0);
+        setCode(o + i, c);
+      }
+    }
+  }
+  return new QuantizedTensor({ shape: [M, K], bits, scheme, groupSize, scaleType, codes, scales, mins });
+}
+
+// ------------------------------------------------------------------ metrics
+
+function values(argument: string, t: unknown): Float32Array {
+  if (t instanceof Float32Array) return t;
+  if (t instanceof QuantizedTensor) return t.toDense().data;
+  return checkTensor(argument, t).toFloat32().data;
+}
+
+function sums(ref: unknown, approx: unknown): { signal: number; noise: number } {
+  const r = values('ref', ref), a = values('approx', approx);
+  if (r.length !== a.length) throw rangeError('approx', `${r.length} elements to match ref`, `${a.length} elements (${describe(approx)})`);
+  let signal = 0, noise = 0;
+  for (let i = 0; i < r.length; i++) {
+    signal += r[i] * r[i];
+    noise += (r[i] - a[i]) * (r[i] - a[i]);
+  }
+  return { signal, noise };
+}
+
+/** Signal-to-quantization-noise ratio in dB: 10·log10(Σref² / Σ(ref − approx)²); Infinity when equal. */
+export function sqnr(ref: Tensor | Float32Array, approx: Tensor | QuantizedTensor | Float32Array): number {
+  const { signal, noise } = sums(ref, approx);
+  return noise === 0 ? Infinity : 10 * Math.log10(signal / noise);
+}
+
+/** Relative RMSE: sqrt(Σ(ref − approx)² / Σref²). */
+export function relativeError(ref: Tensor | Float32Array, approx: Tensor | QuantizedTensor | Float32Array): number {
+  const { signal, noise } = sums(ref, approx);
+  return signal === 0 ? (noise === 0 ? 0 : Infinity) : Math.sqrt(noise / signal);
+}

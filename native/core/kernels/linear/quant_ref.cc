@@ -1,0 +1,47 @@
+// Scalar reference for quantized weights: decode a row to f32, then the dense
+// reference dot product (same partial-sum order as dense_ref.cc).
+#include <cmath>
+#include <vector>
+
+#include "../../half.h"
+#include "dense.h"
+#include "quant.h"
+
+namespace sparq {
+namespace {
+
+float scale_at(const void* p, ScaleType t, size_t i) {
+  return t == ScaleType::kF16 ? f16_to_f32_scalar(static_cast<const uint16_t*>(p)[i])
+                              : static_cast<const float*>(p)[i];
+}
+
+}  // namespace
+
+void dequantize_row_ref(const QuantWeights& w, size_t K, size_t m, float* out) {
+  const size_t groups = quant_groups(w, K);
+  const size_t gs = w.group_size == 0 ? K : w.group_size;
+  const uint8_t* codes = w.codes + m * quant_row_bytes(w, K);
+  for (size_t k = 0; k < K; ++k) {
+    float v;
+    switch (w.code_type) {
+      case CodeType::kInt8: v = static_cast<float>(static_cast<int8_t>(codes[k])); break;
+      case CodeType::kUint8: v = static_cast<float>(codes[k]); break;
+      default: v = w.lut[(codes[k / 2] >> ((k & 1) * 4)) & 0xF]; break;
+    }
+    const size_t g = m * groups + k / gs;
+    const float s = scale_at(w.scales, w.scale_type, g);
+    out[k] = w.mins ? std::fmaf(s, v, scale_at(w.mins, w.scale_type, g)) : s * v;
+  }
+}
+
+void linear_quant_ref(const float* x, size_t ldx, const QuantWeights& w, size_t K,
+                      const float* bias, float* y, size_t ldy, size_t n0, size_t n1, size_t m0,
+                      size_t m1) {
+  std::vector<float> row(K);
+  for (size_t m = m0; m < m1; ++m) {
+    dequantize_row_ref(w, K, m, row.data());
+    linear_dense_f32_ref(x, ldx, row.data(), K, bias ? bias + m : nullptr, y + m, ldy, n0, n1, 0, 1);
+  }
+}
+
+}  // namespace sparq

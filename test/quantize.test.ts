@@ -1,0 +1,185 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { linear, linearAsync, quantize, QuantizedTensor, relativeError, sqnr, Tensor } from '../lib/index.js';
+import type { QuantizeOptions } from '../lib/index.js';
+import { absmaxBaseline, dequantizeRef, firstMismatch, linearRef, randomArray, rng, syntheticWeights } from './reference/index.js';
+
+const SETTINGS: QuantizeOptions[] = [
+  { bits: 8 }, { bits: 8, groupSize: 32 }, { bits: 8, scheme: 'asymmetric' }, { bits: 8, scheme: 'asymmetric', groupSize: 16, scaleType: 'float32' },
+  { bits: 4 }, { bits: 4, groupSize: 64, scaleType: 'float32' }, { bits: 4, groupSize: 0 }, { bits: 4, search: false },
+  { bits: 4, scheme: 'asymmetric' }, { bits: 4, scheme: 'asymmetric', groupSize: 128 }, { scheme: 'nf4' }, { scheme: 'nf4', groupSize: 64, search: false },
+];
+
+const label = (o: QuantizeOptions) => JSON.stringify(o);
+
+describe('quantize', () => {
+  it('decodes (toDense) exactly as the reference rule scale * value (+ min)', () => {
+    const M = 7, K = 256;
+    const w = Tensor.from(randomArray(M * K, 3), [M, K]);
+    for (const o of SETTINGS) {
+      const q = quantize(w, o);
+      const got = q.toDense().data, want = dequantizeRef(q);
+      for (let i = 0; i < got.length; i++) {
+        if (got[i] !== want[i]) throw new Error(`${label(o)} [${i}]: ${got[i]} vs ${want[i]}`);
+      }
+    }
+  });
+
+  it('reports its storage exactly', () => {
+    const w = Tensor.from(randomArray(64 * 256, 1), [64, 256]);
+    expect(quantize(w, { bits: 8 }).bitsPerWeight).toBeCloseTo(8 + 16 / 256);
+    expect(quantize(w, { bits: 4, groupSize: 32 }).byteLength).toBe(64 * 128 + 64 * 8 * 2);
+    expect(quantize(w, { bits: 4, groupSize: 32 }).bitsPerWeight).toBe(4.5);
+    expect(quantize(w, { bits: 4, scheme: 'asymmetric', groupSize: 32 }).bitsPerWeight).toBe(5);
+    expect(quantize(w, { bits: 4, groupSize: 32, scaleType: 'float32' }).bitsPerWeight).toBe(5);
+    const q = quantize(w, { scheme: 'nf4' });
+    expect([q.bits, q.scheme, q.groupSize, q.scaleType]).toEqual([4, 'nf4', 32, 'float16']);
+  });
+
+  it('turns all-zero groups into exact zeros and keeps constant groups exact (asymmetric)', () => {
+    const K = 64;
+    const data = randomArray(2 * K, 9);
+    data.fill(0, 0, 32);
+    data.fill(0.3, K, K + 32);
+    const w = Tensor.from(data, [2, K]);
+    for (const o of SETTINGS.filter((s) => [16, 32].includes(s.groupSize ?? (s.bits === 8 ? 0 : 32)))) {
+      const d = quantize(w, o).toDense().data;
+      expect(Array.from(d.subarray(0, 32)).every((v) => v === 0), label(o)).toBe(true);
+    }
+    const d = quantize(w, { bits: 4, scheme: 'asymmetric', groupSize: 32, scaleType: 'float32' }).toDense().data;
+    expect(Array.from(d.subarray(K, K + 32)).every((v) => v === Math.fround(0.3))).toBe(true);
+  });
+
+  it('with search beats round-to-nearest absmax at equal bits per weight (4-bit, per group)', () => {
+    const M = 64, K = 512, r = rng(5);
+    for (const kind of ['gaussian', 'student-t'] as const) {
+      const data = syntheticWeights(M * K, kind, r);
+      const w = Tensor.from(data, [M, K]);
+      for (const groupSize of [32, 64, 128]) {
+        const base = relativeError(w, absmaxBaseline(data, M, K, 4, groupSize));
+        const searched = relativeError(w, quantize(w, { bits: 4, groupSize }));
+        expect(searched, `${kind} g${groupSize}: ${searched} vs ${base}`).toBeLessThan(base);
+      }
+    }
+  });
+
+  it('measures error: sqnr in dB and relative RMSE', () => {
+    const a = Tensor.from([1, 2, 3, 4], [4]);
+    expect(sqnr(a, a)).toBe(Infinity);
+    expect(relativeError(a, a)).toBe(0);
+    const b = Tensor.from([1, 2, 3, 5], [4]);
+    expect(relativeError(a, b)).toBeCloseTo(Math.sqrt(1 / 30));
+    expect(sqnr(a, b)).toBeCloseTo(10 * Math.log10(30));
+    expect(() => sqnr(a, Tensor.from([1], [1]))).toThrow(RangeError);
+  });
+});
+
+describe('linear on quantized weights (weights decoded in registers)', () => {
+  const SHAPES: [number, number, number][] = [[1, 1, 32], [1, 9, 64], [2, 13, 96], [3, 5, 128], [8, 17, 256], [13, 33, 160], [50, 12, 64], [1, 40, 1024]];
+
+  for (const o of SETTINGS) {
+    it(`matches the reference on ${label(o)} for odd shapes`, () => {
+      SHAPES.forEach(([N, M, K], i) => {
+        if (o.groupSize && K % o.groupSize !== 0) return;
+        const w = Tensor.from(randomArray(M * K, 40 + i), [M, K]);
+        const q = quantize(w, o);
+        const x = Tensor.from(randomArray(N * K, 80 + i), [N, K]);
+        const bias = i % 2 ? Tensor.from(randomArray(M, 7), [M]) : undefined;
+        const y = linear(x, q, bias);
+        const ref = linearRef(x.data, N, K, dequantizeRef(q), M, bias?.data);
+        const bad = firstMismatch(y.data, ref, K);
+        expect(bad, `N=${N} M=${M} K=${K}: y[${bad}] = ${y.data[bad]} vs ${ref.y[bad]}`).toBe(-1);
+      });
+    });
+  }
+
+  it('handles a K tail (per-row groups, K not a multiple of 16)', () => {
+    for (const o of [{ bits: 8 as const }, { bits: 8 as const, scheme: 'asymmetric' as const }, { bits: 4 as const, groupSize: 0 }, { scheme: 'nf4' as const, groupSize: 0 }]) {
+      for (const K of [2, 6, 18, 40, 70]) {
+        const M = 11, N = 3;
+        const w = Tensor.from(randomArray(M * K, K), [M, K]);
+        const q = quantize(w, o);
+        const x = Tensor.from(randomArray(N * K, K + 1), [N, K]);
+        const y = linear(x, q);
+        expect(firstMismatch(y.data, linearRef(x.data, N, K, dequantizeRef(q), M), K), `${label(o)} K=${K}`).toBe(-1);
+      }
+    }
+  });
+
+  it('is the same sync and async, and independent of N', async () => {
+    const M = 70, K = 256;
+    const q = quantize(Tensor.from(randomArray(M * K, 1), [M, K]), { bits: 4 });
+    const x = Tensor.from(randomArray(9 * K, 2), [9, K]);
+    const all = linear(x, q).data;
+    expect(Array.from((await linearAsync(x, q)).data)).toEqual(Array.from(all));
+    const one = linear(Tensor.from(x.data.subarray(4 * K, 5 * K), [1, K]), q).data;
+    expect(Array.from(one)).toEqual(Array.from(all.subarray(4 * M, 5 * M)));
+  });
+});
+
+describe('quantize bad input', () => {
+  const w = Tensor.from(randomArray(4 * 64, 1), [4, 64]);
+  it('rejects bad options and weights with errors naming them', () => {
+    expect(() => quantize(w, { bits: 3 as 8 })).toThrow(/Expected 8 or 4 for opts.bits but received 3/);
+    expect(() => quantize(w, { groupSize: 48 })).toThrow(/power of two >= 16 that divides K = 64 for opts.groupSize but received 48/);
+    expect(() => quantize(w, { groupSize: 128 })).toThrow(RangeError);
+    expect(() => quantize(w, { scheme: 'nf4', bits: 8 })).toThrow(/opts.bits/);
+    expect(() => quantize(w, { scheme: 'ternary' as 'nf4' })).toThrow(/opts.scheme/);
+    expect(() => quantize(w, { scaleType: 'float64' as 'float32' })).toThrow(/opts.scaleType/);
+    expect(() => quantize(Tensor.zeros([2, 5]), { bits: 4, groupSize: 0 })).toThrow(/even K/);
+    const nan = randomArray(64, 2);
+    nan[10] = NaN;
+    expect(() => quantize(Tensor.from(nan, [1, 64]))).toThrow(/finite weights for w but received NaN at index 10/);
+    const huge = Tensor.from(new Float32Array(64).fill(1e7), [1, 64]);
+    expect(() => quantize(huge)).toThrow(/overflows float16/);
+    expect(quantize(huge, { scaleType: 'float32' }).toDense().data[0] / 1e7).toBeCloseTo(1, 6);
+    expect(() => quantize(Tensor.zeros([2, 2, 16]))).toThrow(/shape \[M, K\]/);
+    expect(() => linear(Tensor.zeros([1, 32]), quantize(w))).toThrow(/shape \[\.\.\., 64\]/);
+  });
+});
+
+// Real trained weights with heavy tails, when ../shared/data is present.
+const SILERO = new URL('../../shared/data/silero_vad_v5.safetensors', import.meta.url);
+
+describe.skipIf(!existsSync(SILERO))('quantization error on real weights (silero_vad_v5)', () => {
+  /** The 2-D-able float tensors of the file, read with a minimal safetensors parser. */
+  function tensors(): { name: string; data: Float32Array; M: number; K: number }[] {
+    const buf = readFileSync(SILERO);
+    const n = Number(buf.readBigUInt64LE(0));
+    const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+    const out = [];
+    for (const [name, t] of Object.entries(header)) {
+      if (name === '__metadata__' || t.dtype !== 'F32' || t.shape.length < 2) continue;
+      const [a, b] = t.data_offsets;
+      const bytes = buf.subarray(8 + n + a, 8 + n + b);
+      const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+      const M = t.shape[0], K = data.length / M;
+      if (K % 32 === 0) out.push({ name, data, M, K });
+    }
+    return out;
+  }
+
+  it('4-bit with search beats absmax at every group size; int8 errors are far below 4-bit', () => {
+    const list = tensors();
+    expect(list.length).toBeGreaterThan(0);
+    const table: string[] = [];
+    for (const { name, data, M, K } of list) {
+      const w = Tensor.from(data, [M, K]);
+      const row = [name];
+      for (const groupSize of [32, 64].filter((g) => K % g === 0)) {
+        const base = relativeError(w, absmaxBaseline(data, M, K, 4, groupSize));
+        const searched = relativeError(w, quantize(w, { bits: 4, groupSize }));
+        const nf4 = relativeError(w, quantize(w, { scheme: 'nf4', groupSize }));
+        expect(searched, `${name} g${groupSize}: ${searched} vs ${base}`).toBeLessThan(base);
+        row.push(`g${groupSize} absmax ${base.toFixed(4)} int4 ${searched.toFixed(4)} nf4 ${nf4.toFixed(4)}`);
+        const int8 = relativeError(w, quantize(w, { bits: 8, groupSize }));
+        expect(int8, name).toBeLessThan(searched / 8);
+        row.push(`int8 ${int8.toFixed(5)}`);
+      }
+      table.push(row.join('  '));
+    }
+    console.info(`relative RMSE on silero_vad_v5:\n${table.join('\n')}`);
+  });
+});
+
+expect(QuantizedTensor).toBeDefined();

@@ -1,0 +1,78 @@
+// Plain TypeScript references for quantization: decode a QuantizedTensor's
+// codes and scales, and the round-to-nearest absmax baseline the searched
+// scales must beat.
+import { f16ToF32Ref } from './half.js';
+
+export interface QuantFields {
+  shape: readonly [number, number];
+  bits: 8 | 4;
+  scheme: 'symmetric' | 'asymmetric' | 'nf4';
+  groupSize: number;
+  scaleType: 'float16' | 'float32';
+  codes: Uint8Array;
+  scales: Float32Array | Uint16Array;
+  mins: Float32Array | Uint16Array | null;
+}
+
+export const NF4_REF = [
+  -1, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635,
+  -0.18477343022823334, -0.09105003625154495, 0, 0.07958029955625534, 0.16093020141124725,
+  0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941,
+  0.7229568362236023, 1,
+].map(Math.fround);
+
+/** w[m, k] = scale * value (+ min), rounded once to float32. */
+export function dequantizeRef(q: QuantFields): Float32Array {
+  const [M, K] = q.shape;
+  const gs = q.groupSize || K;
+  const out = new Float32Array(M * K);
+  const sc = (a: Float32Array | Uint16Array, i: number) => (a instanceof Uint16Array ? f16ToF32Ref(a[i]) : a[i]);
+  for (let m = 0; m < M; m++) {
+    for (let k = 0; k < K; k++) {
+      const i = m * K + k;
+      let v: number;
+      if (q.bits === 8) v = q.scheme === 'asymmetric' ? q.codes[i] : (q.codes[i] << 24) >> 24;
+      else {
+        const c = (q.codes[i >> 1] >> ((i & 1) * 4)) & 0xf;
+        v = q.scheme === 'nf4' ? NF4_REF[c] : q.scheme === 'symmetric' ? c - 8 : c;
+      }
+      const g = m * (K / gs) + Math.floor(k / gs);
+      out[i] = sc(q.scales, g) * v + (q.mins ? sc(q.mins, g) : 0);
+    }
+  }
+  return out;
+}
+
+/** Round-to-nearest absmax baseline: symmetric, q in [-(2^(b-1) - 1), 2^(b-1) - 1], float32 scale per group. */
+export function absmaxBaseline(w: Float32Array, M: number, K: number, bits: number, groupSize: number): Float32Array {
+  const gs = groupSize || K;
+  const qmax = 2 ** (bits - 1) - 1;
+  const out = new Float32Array(M * K);
+  for (let o = 0; o < M * K; o += gs) {
+    let amax = 0;
+    for (let i = 0; i < gs; i++) amax = Math.max(amax, Math.abs(w[o + i]));
+    const d = amax / qmax;
+    for (let i = 0; i < gs; i++) out[o + i] = d === 0 ? 0 : Math.round(w[o + i] / d) * d;
+  }
+  return out;
+}
+
+/** Weights for quality tests: Gaussian, or Student-t with 3 degrees of freedom (heavy tails) plus a few large outliers. */
+export function syntheticWeights(n: number, kind: 'gaussian' | 'student-t', next: () => number): Float32Array {
+  const gauss = () => {
+    const u = Math.max(next(), 1e-12), v = next();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+  };
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    if (kind === 'gaussian') out[i] = 0.02 * gauss();
+    else {
+      const z = gauss();
+      let chi = 0;
+      for (let j = 0; j < 3; j++) chi += gauss() ** 2;
+      out[i] = (0.02 * z) / Math.sqrt(chi / 3);
+    }
+  }
+  if (kind === 'student-t') for (let i = 0; i < n; i += 997) out[i] *= 12;
+  return out;
+}

@@ -12,7 +12,7 @@ export interface QuantizeOptions {
   bits?: 8 | 4;
   /** Default 'symmetric'. */
   scheme?: QuantScheme;
-  /** Consecutive K elements sharing a scale: a power of two >= 16 dividing K, or 0 for one per row (default 0 for 8-bit, 32 for 4-bit). */
+  /** Consecutive K elements sharing a scale: a power of two dividing K, at least 16 (8-bit) or 32 (4-bit), or 0 for one per row (default 0 for 8-bit, 32 for 4-bit). */
   groupSize?: number;
   /** Storage of scales and mins (default 'float16'). */
   scaleType?: ScaleType;
@@ -46,8 +46,10 @@ const CODE_INT8 = 0, CODE_UINT8 = 1, CODE_NIBBLE = 2;
  * with one scale (and, for 'asymmetric', one min) per group of `groupSize`
  * consecutive elements of a row (per row when groupSize is 0).
  * - 8-bit symmetric: codes are int8 (-128..127); 8-bit asymmetric: uint8.
- * - 4-bit: two codes per byte, low nibble first; symmetric codes hold q + 8
- *   for q in -8..7, asymmetric codes q in 0..15, NF4 codes index NF4_LEVELS.
+ * - 4-bit (K a multiple of 32): in each block of 32 weights of a row, byte j
+ *   (0..15) holds weight j in its low nibble and weight j + 16 in its high
+ *   nibble (ggml's q4_0 order); symmetric codes hold q + 8 for q in -8..7,
+ *   asymmetric codes q in 0..15, NF4 codes index NF4_LEVELS.
  */
 export class QuantizedTensor {
   readonly shape: readonly [number, number];
@@ -278,10 +280,11 @@ function checkOptions(K: number, opts: unknown) {
   if (scheme === 'nf4' && bits !== 4) throw rangeError('opts.bits', "4 for scheme 'nf4'", bits);
   const groupSize = o.groupSize ?? (bits === 4 ? 32 : 0);
   checkInteger('opts.groupSize', groupSize, 0);
-  if (groupSize !== 0 && (groupSize < 16 || (groupSize & (groupSize - 1)) !== 0 || K % groupSize !== 0)) {
-    throw rangeError('opts.groupSize', `0 or a power of two >= 16 that divides K = ${K}`, groupSize);
+  const minGroup = bits === 4 ? 32 : 16;
+  if (groupSize !== 0 && (groupSize < minGroup || (groupSize & (groupSize - 1)) !== 0 || K % groupSize !== 0)) {
+    throw rangeError('opts.groupSize', `0 or a power of two >= ${minGroup} that divides K = ${K}`, groupSize);
   }
-  if (bits === 4 && K % 2 !== 0) throw rangeError('w', 'an even K for 4-bit codes', received(`K = ${K}`));
+  if (bits === 4 && K % 32 !== 0) throw rangeError('w', 'K a multiple of 32 for 4-bit codes', received(`K = ${K}`));
   const scaleType = o.scaleType ?? 'float16';
   if (scaleType !== 'float16' && scaleType !== 'float32') throw rangeError('opts.scaleType', "'float16' or 'float32'", scaleType);
   const search = o.search ?? bits === 4;
@@ -325,7 +328,7 @@ export function quantize(w: Tensor, opts?: QuantizeOptions): QuantizedTensor {
   };
   const setCode = (idx: number, c: number) => {
     if (bits === 8) codes[idx] = c & 0xff;
-    else codes[idx >> 1] |= (c & 0xf) << ((idx & 1) * 4);
+    else codes[(idx >> 5) * 16 + (idx & 15)] |= (c & 0xf) << ((idx & 16) >> 2); // K % 32 == 0: blocks never straddle rows
   };
   for (let m = 0; m < M; m++) {
     for (let g = 0; g < groupsPerRow; g++) {

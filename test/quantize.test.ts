@@ -93,9 +93,9 @@ describe('linear on quantized weights (weights decoded in registers)', () => {
     });
   }
 
-  it('handles a K tail (per-row groups, K not a multiple of 16)', () => {
+  it('handles a K tail (per-row groups, K not a multiple of 16 for 8-bit; any multiple of 32 for 4-bit)', () => {
     for (const o of [{ bits: 8 as const }, { bits: 8 as const, scheme: 'asymmetric' as const }, { bits: 4 as const, groupSize: 0 }, { scheme: 'nf4' as const, groupSize: 0 }]) {
-      for (const K of [2, 6, 18, 40, 70]) {
+      for (const K of o.bits === 8 ? [2, 6, 18, 40, 70] : [32, 96, 160]) {
         const M = 11, N = 3;
         const w = Tensor.from(randomArray(M * K, K), [M, K]);
         const q = quantize(w, o);
@@ -126,7 +126,8 @@ describe('quantize bad input', () => {
     expect(() => quantize(w, { scheme: 'nf4', bits: 8 })).toThrow(/opts.bits/);
     expect(() => quantize(w, { scheme: 'ternary' as 'nf4' })).toThrow(/opts.scheme/);
     expect(() => quantize(w, { scaleType: 'float64' as 'float32' })).toThrow(/opts.scaleType/);
-    expect(() => quantize(Tensor.zeros([2, 5]), { bits: 4, groupSize: 0 })).toThrow(/even K/);
+    expect(() => quantize(Tensor.zeros([2, 48]), { bits: 4, groupSize: 0 })).toThrow(/K a multiple of 32 for 4-bit codes for w but received K = 48/);
+    expect(() => quantize(w, { bits: 4, groupSize: 16 })).toThrow(/power of two >= 32/);
     const nan = randomArray(64, 2);
     nan[10] = NaN;
     expect(() => quantize(Tensor.from(nan, [1, 64]))).toThrow(/finite weights for w but received NaN at index 10/);

@@ -225,8 +225,8 @@ sparq::QuantWeights quant_arg(const Napi::CallbackInfo& info, size_t index, size
   const bool gs_ok = w.group_size == 0 || (w.group_size >= 16 && (w.group_size & (w.group_size - 1)) == 0 &&
                                            K % w.group_size == 0);
   if (!gs_ok) throw Napi::RangeError::New(env, "Expected groupSize 0 or a power of two >= 16 dividing K");
-  if (w.code_type == sparq::CodeType::kNibble && K % 2 != 0)
-    throw Napi::RangeError::New(env, "Expected an even K for 4-bit codes");
+  if (w.code_type == sparq::CodeType::kNibble && (K % 32 != 0 || w.group_size == 16))
+    throw Napi::RangeError::New(env, "Expected K a multiple of 32 and groupSize 0 or >= 32 for 4-bit codes");
   w.codes = typed_prop<const uint8_t>(env, o, "codes", napi_uint8_array,
                                       checked_mul(env, M, sparq::quant_row_bytes(w, K)));
   const size_t n_scales = checked_mul(env, M, K == 0 ? 0 : sparq::quant_groups(w, K));

@@ -10,7 +10,10 @@ namespace sparq {
 enum class CodeType : int {
   kInt8 = 0,    // one signed byte per weight; value = code
   kUint8 = 1,   // one unsigned byte per weight; value = code
-  kNibble = 2,  // two 4-bit codes per byte, low nibble first; value = lut[code]
+  // 4-bit codes in blocks of 32 weights: byte j (0..15) of a block holds
+  // weight j in its low nibble and weight j + 16 in its high nibble (as ggml's
+  // q4_0); value = lut[code]. K is a multiple of 32.
+  kNibble = 2,
 };
 
 enum class ScaleType : int { kF32 = 0, kF16 = 1 };
@@ -18,12 +21,12 @@ enum class ScaleType : int { kF32 = 0, kF16 = 1 };
 // w[m, k] = scale[m, g] * value + min[m, g] (fused, one rounding), or
 // scale[m, g] * value without mins, where g = k / group_size.
 struct QuantWeights {
-  const uint8_t* codes;  // [M, K] bytes, or [M, K / 2] for kNibble (K even)
+  const uint8_t* codes;  // [M, K] bytes, or [M, K / 2] for kNibble
   CodeType code_type;
   const void* scales;    // [M, groups] of scale_type
   const void* mins;      // [M, groups] of scale_type, or null
   ScaleType scale_type;
-  size_t group_size;     // a power of two >= 16 dividing K, or 0: one group per row
+  size_t group_size;     // a power of two >= 16 (>= 32 for kNibble) dividing K, or 0: one group per row
   const float* lut;      // 16 values for kNibble, else null
 };
 

@@ -33,7 +33,7 @@ export function dequantizeRef(q: QuantFields): Float32Array {
       let v: number;
       if (q.bits === 8) v = q.scheme === 'asymmetric' ? q.codes[i] : (q.codes[i] << 24) >> 24;
       else {
-        const c = (q.codes[i >> 1] >> ((i & 1) * 4)) & 0xf;
+        const c = (q.codes[(i >> 5) * 16 + (i & 15)] >> ((i & 16) >> 2)) & 0xf; // blocks of 32
         v = q.scheme === 'nf4' ? NF4_REF[c] : q.scheme === 'symmetric' ? c - 8 : c;
       }
       const g = m * (K / gs) + Math.floor(k / gs);

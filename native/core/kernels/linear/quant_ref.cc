@@ -26,7 +26,7 @@ void dequantize_row_ref(const QuantWeights& w, size_t K, size_t m, float* out) {
     switch (w.code_type) {
       case CodeType::kInt8: v = static_cast<float>(static_cast<int8_t>(codes[k])); break;
       case CodeType::kUint8: v = static_cast<float>(codes[k]); break;
-      default: v = w.lut[(codes[k / 2] >> ((k & 1) * 4)) & 0xF]; break;
+      default: v = w.lut[(codes[(k >> 5) * 16 + (k & 15)] >> ((k & 16) >> 2)) & 0xF]; break;
     }
     const size_t g = m * groups + k / gs;
     const float s = scale_at(w.scales, w.scale_type, g);

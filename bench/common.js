@@ -61,6 +61,22 @@ export function fillBf16Exact(f, next, scale = 1) {
   return f;
 }
 
+/**
+ * Fills `f` with normal values of mean 0 and standard deviation `sigma`
+ * (Box-Muller over the uint32 generator `next`).
+ */
+export function fillGaussian(f, next, sigma = 1) {
+  const k = 1 / 4294967296;
+  for (let i = 0; i < f.length; i += 2) {
+    const u1 = (next() + 1) * k; // (0, 1]
+    const u2 = next() * k;
+    const r = sigma * Math.sqrt(-2 * Math.log(u1));
+    f[i] = r * Math.cos(2 * Math.PI * u2);
+    if (i + 1 < f.length) f[i + 1] = r * Math.sin(2 * Math.PI * u2);
+  }
+  return f;
+}
+
 /** dst[c * rows + r] = src[r * cols + c]: a [rows, cols] matrix transposed. */
 export function transpose(src, rows, cols) {
   const dst = new Float32Array(rows * cols);
@@ -164,6 +180,16 @@ export function summarize(sample) {
     median: median(sample), mean, min: Math.min(...sample), max: Math.max(...sample),
     rme: (100 * 1.96 * sem) / mean, samples: n,
   };
+}
+
+/** Peak resident set size of this process in MiB (VmHWM; NaN where /proc is missing). */
+export function peakRssMiB() {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(require('node:fs').readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
 }
 
 // ---------------------------------------------------------------- onnxruntime-node

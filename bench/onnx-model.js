@@ -233,3 +233,58 @@ export function matMulModel({ N, K, M, B, opset = 17 }) {
     outputs: [{ name: 'y', elemType: DataType.FLOAT, shape: [N, M] }],
   });
 }
+
+/**
+ * com.microsoft MatMulNBits: y[N, M] = x[N, K] · dequant(B)ᵀ, with the [M, K]
+ * weight ("N" in ORT's attribute naming is our M) block-quantized along K:
+ * B uint8 [M, K / blockSize, blockSize * bits / 8] (codes packed low bits
+ * first), scales float [M, K / blockSize], optional zeroPoints uint8
+ * [M, ceil((K / blockSize) * bits / 8)] (packed the same way; without them
+ * the zero point is 2^(bits-1)); w = (code - zero_point) · scale.
+ * N may be a number or a symbolic name.
+ */
+export function matMulNBitsModel({ N, K, M, bits, blockSize, accuracyLevel = 4, B, scales, zeroPoints = null }) {
+  const nb = K / blockSize;
+  if (!Number.isInteger(nb)) throw new RangeError(`K = ${K} is not a multiple of block_size ${blockSize}`);
+  if (B.length !== (M * K * bits) / 8) throw new RangeError(`B has ${B.length} bytes, expected ${(M * K * bits) / 8}`);
+  if (scales.length !== M * nb) throw new RangeError(`scales has ${scales.length} elements, expected ${M * nb}`);
+  const initializers = [
+    { name: 'B', dataType: DataType.UINT8, dims: [M, nb, (blockSize * bits) / 8], data: B },
+    { name: 'scales', dataType: DataType.FLOAT, dims: [M, nb], data: scales },
+  ];
+  if (zeroPoints) {
+    const zpb = Math.ceil((nb * bits) / 8);
+    if (zeroPoints.length !== M * zpb) throw new RangeError(`zero points have ${zeroPoints.length} bytes, expected ${M * zpb}`);
+    initializers.push({ name: 'zero_points', dataType: DataType.UINT8, dims: [M, zpb], data: zeroPoints });
+  }
+  return singleNodeModel({
+    opType: 'MatMulNBits',
+    domain: 'com.microsoft',
+    attributes: { K, N: M, bits, block_size: blockSize, accuracy_level: accuracyLevel },
+    inputs: [{ name: 'x', elemType: DataType.FLOAT, shape: [N, K] }],
+    initializers,
+    outputs: [{ name: 'y', elemType: DataType.FLOAT, shape: [N, M] }],
+  });
+}
+
+/**
+ * com.microsoft MatMulBnb4 (bitsandbytes 4-bit, quantType 1 = NF4, 0 = FP4):
+ * the [M, K] weight flattened row-major and cut into blocks of blockSize
+ * elements, B uint8 [M * K / 2] with the first element of each pair in the
+ * HIGH nibble, absmax float [M * K / blockSize]; w = level(code) · absmax.
+ */
+export function matMulBnb4Model({ N, K, M, blockSize, quantType = 1, B, absmax }) {
+  if (B.length !== (M * K) / 2) throw new RangeError(`B has ${B.length} bytes, expected ${(M * K) / 2}`);
+  if (absmax.length !== Math.ceil((M * K) / blockSize)) throw new RangeError(`absmax has ${absmax.length} elements`);
+  return singleNodeModel({
+    opType: 'MatMulBnb4',
+    domain: 'com.microsoft',
+    attributes: { K, N: M, block_size: blockSize, quant_type: quantType },
+    inputs: [{ name: 'x', elemType: DataType.FLOAT, shape: [N, K] }],
+    initializers: [
+      { name: 'B', dataType: DataType.UINT8, dims: [(M * K) / 2], data: B },
+      { name: 'absmax', dataType: DataType.FLOAT, dims: [absmax.length], data: absmax },
+    ],
+    outputs: [{ name: 'y', elemType: DataType.FLOAT, shape: [N, M] }],
+  });
+}

@@ -20,7 +20,7 @@ const KernelTable kAvx2Kernels = {
     Isa::kAvx2,
     {linear_dense_f32_avx2, linear_dense_f16_avx2, linear_dense_bf16_avx2},
     nullptr,
-    linear_quant_ref,  // no AVX2 quantized kernel yet: the scalar reference
+    linear_quant_avx2,
     f32_to_f16_avx2, f16_to_f32_avx2, f32_to_bf16_avx2, bf16_to_f32_avx2,
 };
 

@@ -9,6 +9,9 @@ namespace sparq {
 void linear_quant_ref(const float* x, size_t ldx, const QuantWeights& w, size_t K,
                       const float* bias, float* y, size_t ldy, size_t n0, size_t n1, size_t m0,
                       size_t m1);
+void linear_quant_avx2(const float* x, size_t ldx, const QuantWeights& w, size_t K,
+                       const float* bias, float* y, size_t ldy, size_t n0, size_t n1, size_t m0,
+                       size_t m1);
 void linear_quant_avx512(const float* x, size_t ldx, const QuantWeights& w, size_t K,
                          const float* bias, float* y, size_t ldy, size_t n0, size_t n1, size_t m0,
                          size_t m1);

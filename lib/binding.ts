@@ -51,11 +51,11 @@ export interface NativeAddon {
   ): Promise<Float32Array>;
   linearQuant(
     x: Float32Array, n: number, k: number, q: NativeQuantWeights, m: number,
-    bias: Float32Array | null, y: Float32Array, async: false,
+    bias: Float32Array | null, y: Float32Array, async: false, int8Activations: boolean,
   ): Float32Array;
   linearQuant(
     x: Float32Array, n: number, k: number, q: NativeQuantWeights, m: number,
-    bias: Float32Array | null, y: Float32Array, async: true,
+    bias: Float32Array | null, y: Float32Array, async: true, int8Activations: boolean,
   ): Promise<Float32Array>;
   dequantize(q: NativeQuantWeights, m: number, k: number, out: Float32Array): Float32Array;
   matmul(a: Float32Array, b: Float32Array, c: Float32Array, m: number, k: number, n: number, async: false): Float32Array;

@@ -2,7 +2,7 @@
 export { Tensor, DTYPES } from './tensor.js';
 export type { DType, DataTypeMap, TypedArrayFor } from './tensor.js';
 export { linear, linearAsync, matmul, matmulAsync } from './linear.js';
-export type { LinearWeight } from './linear.js';
+export type { LinearOptions, LinearWeight } from './linear.js';
 export { quantize, QuantizedTensor, NF4_LEVELS, sqnr, relativeError } from './quantize.js';
 export type { QuantizeOptions, QuantScheme, ScaleType } from './quantize.js';
 export { cpuInfo, getNumThreads, setNumThreads } from './runtime.js';

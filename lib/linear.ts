@@ -2,12 +2,24 @@
 // (sparse, quantized, clustered) plug into the same `linear` through
 // `prepareLinear`, which validates and returns the native call to make.
 import { native, NativeWeightType } from './binding.js';
-import { rangeError, typeError } from './errors.js';
+import { rangeError, received, typeError } from './errors.js';
 import { QuantizedTensor } from './quantize.js';
 import { checkTensor, Tensor } from './tensor.js';
 
 /** Weight types `linear` accepts. */
 export type LinearWeight = Tensor<'float32' | 'float16' | 'bfloat16'> | QuantizedTensor;
+
+/** Options of `linear` and `linearAsync`. */
+export interface LinearOptions {
+  /**
+   * 'float32' (default): weights decoded to float32, activations used as given.
+   * 'int8' (quantized int8 / int4 symmetric or asymmetric weights only): the
+   * activations are quantized to int8 per block of 32 along K (absmax / 127)
+   * and multiplied with integer dot products (VNNI where present): faster, with
+   * the small extra error of the activation rounding. K must be a multiple of 32.
+   */
+  activations?: 'float32' | 'int8';
+}
 
 interface LinearCall {
   run(async: false): Float32Array;
@@ -15,7 +27,14 @@ interface LinearCall {
   outShape: number[];
 }
 
-function prepareLinear(x: unknown, w: unknown, bias: unknown): LinearCall {
+function prepareLinear(x: unknown, w: unknown, bias: unknown, options: unknown): LinearCall {
+  if (options !== undefined && (typeof options !== 'object' || options === null)) {
+    throw typeError('options', 'an options object', options);
+  }
+  const activations = (options as LinearOptions | undefined)?.activations ?? 'float32';
+  if (activations !== 'float32' && activations !== 'int8') {
+    throw rangeError('options.activations', "'float32' or 'int8'", activations);
+  }
   const xt = checkTensor('x', x);
   if (xt.dtype !== 'float32') throw typeError('x', "a 'float32' tensor", xt);
   if (xt.rank < 1) throw rangeError('x', 'a tensor of shape [..., K]', xt);
@@ -46,15 +65,27 @@ function prepareLinear(x: unknown, w: unknown, bias: unknown): LinearCall {
   const outShape = [...xt.shape.slice(0, -1), M];
   const xd = xt.data as Float32Array;
   if (wt === null) {
-    const q = (w as QuantizedTensor).native;
+    const qt = w as QuantizedTensor;
+    const int8 = activations === 'int8';
+    if (int8) {
+      if (qt.scheme === 'nf4') throw rangeError('options.activations', "'float32' for NF4 weights (non-uniform levels)", activations);
+      if (K % 32 !== 0 || (qt.groupSize !== 0 && qt.groupSize < 32)) {
+        throw rangeError('options.activations', `'float32' here: 'int8' needs K a multiple of 32 and groupSize 0 or >= 32`, received(`K = ${K}, groupSize ${qt.groupSize}`));
+      }
+      for (let i = 0; i < xd.length; i++) {
+        if (!Number.isFinite(xd[i])) throw rangeError('x', "finite values with activations: 'int8'", received(`${xd[i]} at index ${i}`));
+      }
+    }
+    const q = qt.native;
     return {
       outShape,
       run: ((async: boolean) => {
         const y = new Float32Array(N * M);
-        return async ? native.linearQuant(xd, N, K, q, M, b, y, true) : native.linearQuant(xd, N, K, q, M, b, y, false);
+        return async ? native.linearQuant(xd, N, K, q, M, b, y, true, int8) : native.linearQuant(xd, N, K, q, M, b, y, false, int8);
       }) as LinearCall['run'],
     };
   }
+  if (activations !== 'float32') throw rangeError('options.activations', "'float32' for dense weights", activations);
   const wd = wt.data as Float32Array | Uint16Array;
   const wtype = NativeWeightType[wt.dtype as 'float32' | 'float16' | 'bfloat16'];
   return {
@@ -67,12 +98,13 @@ function prepareLinear(x: unknown, w: unknown, bias: unknown): LinearCall {
 }
 
 /**
- * y = x·wᵀ + bias. `x` is float32 [..., K]; `w` is [M, K] in float32, float16
- * or bfloat16 (widened to float32 in registers); `bias` is float32 [M].
- * Returns float32 [..., M]. Runs on the sparq thread pool and blocks until done.
+ * y = x·wᵀ + bias. `x` is float32 [..., K]; `w` is [M, K]: a float32, float16
+ * or bfloat16 tensor (widened to float32 in registers) or a QuantizedTensor
+ * (see LinearOptions.activations); `bias` is float32 [M]. Returns float32
+ * [..., M]. Runs on the sparq thread pool and blocks until done.
  */
-export function linear(x: Tensor<'float32'>, w: LinearWeight, bias?: Tensor<'float32'> | null): Tensor<'float32'> {
-  const call = prepareLinear(x, w, bias);
+export function linear(x: Tensor<'float32'>, w: LinearWeight, bias?: Tensor<'float32'> | null, options?: LinearOptions): Tensor<'float32'> {
+  const call = prepareLinear(x, w, bias, options);
   return Tensor.from(call.run(false), call.outShape);
 }
 
@@ -81,8 +113,8 @@ export function linear(x: Tensor<'float32'>, w: LinearWeight, bias?: Tensor<'flo
  * result. The inputs are kept alive until it settles; do not modify or
  * transfer their buffers meanwhile.
  */
-export async function linearAsync(x: Tensor<'float32'>, w: LinearWeight, bias?: Tensor<'float32'> | null): Promise<Tensor<'float32'>> {
-  const call = prepareLinear(x, w, bias);
+export async function linearAsync(x: Tensor<'float32'>, w: LinearWeight, bias?: Tensor<'float32'> | null, options?: LinearOptions): Promise<Tensor<'float32'>> {
+  const call = prepareLinear(x, w, bias, options);
   return Tensor.from(await call.run(true), call.outShape);
 }
 

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { linear, linearAsync, quantize, QuantizedTensor, relativeError, sqnr, Tensor } from '../lib/index.js';
 import type { QuantizeOptions } from '../lib/index.js';
-import { absmaxBaseline, dequantizeRef, firstMismatch, linearRef, randomArray, rng, syntheticWeights } from './reference/index.js';
+import { absmaxBaseline, dequantizeRef, firstMismatch, int8ActivationsRef, linearRef, randomArray, rng, syntheticWeights } from './reference/index.js';
 
 const SETTINGS: QuantizeOptions[] = [
   { bits: 8 }, { bits: 8, groupSize: 32 }, { bits: 8, scheme: 'asymmetric' }, { bits: 8, scheme: 'asymmetric', groupSize: 16, scaleType: 'float32' },
@@ -114,6 +114,55 @@ describe('linear on quantized weights (weights decoded in registers)', () => {
     expect(Array.from((await linearAsync(x, q)).data)).toEqual(Array.from(all));
     const one = linear(Tensor.from(x.data.subarray(4 * K, 5 * K), [1, K]), q).data;
     expect(Array.from(one)).toEqual(Array.from(all.subarray(4 * M, 5 * M)));
+  });
+});
+
+describe("linear on quantized weights with activations: 'int8' (integer dot products)", () => {
+  const INT8_SETTINGS = SETTINGS.filter((o) => o.scheme !== 'nf4' && (o.groupSize ?? (o.bits === 4 ? 32 : 0)) !== 16);
+  const SHAPES: [number, number, number][] = [[1, 1, 32], [1, 9, 64], [2, 13, 96], [3, 5, 128], [4, 17, 256], [7, 33, 160], [50, 12, 64], [1, 40, 1024]];
+
+  for (const o of INT8_SETTINGS) {
+    it(`matches the reference with int8 activations on ${label(o)}`, () => {
+      SHAPES.forEach(([N, M, K], i) => {
+        if (o.groupSize && K % o.groupSize !== 0) return;
+        const q = quantize(Tensor.from(randomArray(M * K, 140 + i), [M, K]), o);
+        const x = Tensor.from(randomArray(N * K, 180 + i), [N, K]);
+        const bias = i % 2 ? Tensor.from(randomArray(M, 7), [M]) : undefined;
+        const y = linear(x, q, bias, { activations: 'int8' });
+        const ref = linearRef(int8ActivationsRef(x.data, N, K), N, K, dequantizeRef(q), M, bias?.data);
+        const bad = firstMismatch(y.data, ref, K);
+        expect(bad, `N=${N} M=${M} K=${K}: y[${bad}] = ${y.data[bad]} vs ${ref.y[bad]}`).toBe(-1);
+      });
+    });
+  }
+
+  it('adds a small error over weights-only (measured here: relative RMSE of y)', () => {
+    const M = 256, K = 1024, N = 4;
+    const w = Tensor.from(randomArray(M * K, 1), [M, K]);
+    const x = Tensor.from(randomArray(N * K, 2), [N, K]);
+    const lines: string[] = [];
+    for (const o of [{ bits: 8 as const }, { bits: 4 as const }, { bits: 4 as const, scheme: 'asymmetric' as const }]) {
+      const q = quantize(w, o);
+      const exact = linear(x, q);
+      const fast = linear(x, q, null, { activations: 'int8' });
+      const err = relativeError(exact, fast);
+      lines.push(`${label(o)}: ${err.toExponential(2)}`);
+      expect(err).toBeLessThan(0.01);
+    }
+    console.info(`int8 activations vs float32 activations, relative RMSE of y (uniform random x, w):\n${lines.join('\n')}`);
+  });
+
+  it('refuses NF4, K not a multiple of 32, non-finite activations, and dense weights', () => {
+    const q4 = quantize(Tensor.from(randomArray(4 * 64, 1), [4, 64]), { scheme: 'nf4' });
+    expect(() => linear(Tensor.zeros([1, 64]), q4, null, { activations: 'int8' })).toThrow(/NF4/);
+    const q8 = quantize(Tensor.from(randomArray(4 * 48, 1), [4, 48]), { bits: 8 });
+    expect(() => linear(Tensor.zeros([1, 48]), q8, null, { activations: 'int8' })).toThrow(/multiple of 32/);
+    const q = quantize(Tensor.from(randomArray(4 * 64, 1), [4, 64]), { bits: 8 });
+    const x = new Float32Array(64);
+    x[3] = Infinity;
+    expect(() => linear(Tensor.from(x, [1, 64]), q, null, { activations: 'int8' })).toThrow(/finite values/);
+    expect(() => linear(Tensor.zeros([1, 64]), Tensor.zeros([4, 64]), null, { activations: 'int8' })).toThrow(/dense weights/);
+    expect(() => linear(Tensor.zeros([1, 64]), q, null, { activations: 'int4' as 'int8' })).toThrow(/options.activations/);
   });
 });
 

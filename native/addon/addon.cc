@@ -239,7 +239,8 @@ sparq::QuantWeights quant_arg(const Napi::CallbackInfo& info, size_t index, size
   return w;
 }
 
-// linearQuant(x, N, K, q, M, bias | null, y, async); q is kept alive with the call.
+// linearQuant(x, N, K, q, M, bias | null, y, async, int8Activations); q is
+// kept alive with the call.
 Napi::Value LinearQuant(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const size_t N = size_arg(info, 1, "N"), K = size_arg(info, 2, "K"), M = size_arg(info, 4, "M");
@@ -249,8 +250,13 @@ Napi::Value LinearQuant(const Napi::CallbackInfo& info) {
                           ? nullptr
                           : typed_data<const float>(info, 5, napi_float32_array, "bias", M);
   float* y = typed_data<float>(info, 6, napi_float32_array, "y", checked_mul(env, N, M));
+  const bool int8_act = info[8].ToBoolean();
+  if (int8_act && (K % 32 != 0 || (w.group_size != 0 && w.group_size < 32) ||
+                   (w.code_type == sparq::CodeType::kNibble && w.mins == nullptr && w.lut != nullptr &&
+                    w.lut[0] != -8.0f)))
+    throw Napi::RangeError::New(env, "int8 activations need K % 32 == 0, groupSize 0 or >= 32 and uniform codes");
   Napi::Object q = info[3].As<Napi::Object>();
-  return run(info, info[7].ToBoolean(), [=] { sparq::linear_quant(x, N, K, w, M, bias, y); }, info[6],
+  return run(info, info[7].ToBoolean(), [=] { sparq::linear_quant(x, N, K, w, M, bias, y, int8_act); }, info[6],
              {info[0], q.Get("codes"), q.Get("scales"), q.Get("mins"), q.Get("lut"), info[5], info[6]});
 }
 

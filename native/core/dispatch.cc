@@ -13,6 +13,7 @@ const KernelTable kScalarKernels = {
     {linear_dense_f32_ref, linear_dense_f16_ref, linear_dense_bf16_ref},
     nullptr,
     linear_quant_ref,
+    linear_quant_i8_ref,
     f32_to_f16_ref, f16_to_f32_ref, f32_to_bf16_ref, bf16_to_f32_ref,
 };
 
@@ -21,6 +22,7 @@ const KernelTable kAvx2Kernels = {
     {linear_dense_f32_avx2, linear_dense_f16_avx2, linear_dense_bf16_avx2},
     nullptr,
     linear_quant_avx2,
+    linear_quant_i8_ref,
     f32_to_f16_avx2, f16_to_f32_avx2, f32_to_bf16_avx2, bf16_to_f32_avx2,
 };
 
@@ -29,12 +31,14 @@ const KernelTable kAvx512Kernels = {
     {linear_dense_f32_avx512, linear_dense_f16_avx512, linear_dense_bf16_avx512},
     linear_pack_x_avx512,
     linear_quant_avx512,
+    linear_quant_i8_ref,  // replaced by the VNNI kernel when the CPU has VNNI (select())
     f32_to_f16_avx512, f16_to_f32_avx512, f32_to_bf16_avx512, bf16_to_f32_avx512,
 };
 
 namespace {
 
 const KernelTable* g_active = nullptr;
+KernelTable g_selected;
 std::once_flag g_once;
 std::string g_error;
 
@@ -62,7 +66,9 @@ void select(const char* requested) {
       return;
     }
   }
-  g_active = table_for(isa);
+  g_selected = *table_for(isa);
+  if (isa == Isa::kAvx512 && cpu_features().avx512_vnni) g_selected.linear_quant_i8 = linear_quant_i8_avx512vnni;
+  g_active = &g_selected;
 }
 
 }  // namespace

@@ -18,6 +18,11 @@ using QuantLinearKernel = void (*)(const float* x, size_t ldx, const QuantWeight
                                    const float* bias, float* y, size_t ldy, size_t n0, size_t n1,
                                    size_t m0, size_t m1);
 
+// As QuantLinearKernel, with activations quantized to int8 (quant.h).
+using QuantI8LinearKernel = void (*)(const Int8Activations& x, const QuantWeights& w, size_t K,
+                                     const float* bias, float* y, size_t ldy, size_t n0, size_t n1,
+                                     size_t m0, size_t m1);
+
 // Activation rows per task in the linear driver: n0 passed to a kernel is a
 // multiple of this, and n1 - n0 is at most this.
 constexpr size_t kLinearChunkRows = 48;
@@ -47,6 +52,7 @@ struct KernelTable {
   // unused); when null, it reads x [N, K] as is.
   PackActivations linear_pack_x;
   QuantLinearKernel linear_quant;  // reads activations packed like linear_dense
+  QuantI8LinearKernel linear_quant_i8;
   F32ToHalfKernel f32_to_f16;
   HalfToF32Kernel f16_to_f32;
   F32ToHalfKernel f32_to_bf16;

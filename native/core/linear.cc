@@ -16,11 +16,12 @@ constexpr size_t kWeightChunkBytes = 256 << 10;  // weight rows re-read from L2 
 // row chunks) over the pool, packing x first if the active kernels want it.
 // kernel(xs, ldx, n0, n1, m0, m1) computes one block.
 template <typename Kernel>
-void drive(const float* x, size_t N, size_t K, size_t M, size_t weight_row_bytes, Kernel kernel) {
+void drive(const float* x, size_t N, size_t K, size_t M, size_t weight_row_bytes, bool pack,
+           Kernel kernel) {
   if (N == 0 || M == 0) return;
   const KernelTable& table = kernels();
   std::vector<float> packed;
-  if (table.linear_pack_x != nullptr) {
+  if (pack && table.linear_pack_x != nullptr) {
     packed.resize(N * ((K + 15) / 16 * 16));
     table.linear_pack_x(x, N, K, packed.data());
     x = packed.data();
@@ -47,15 +48,28 @@ void linear_dense(const float* x, size_t N, size_t K, const void* w, WeightType 
                   const float* bias, float* y) {
   const DenseLinearKernel kernel = kernels().linear_dense[static_cast<int>(type)];
   const size_t row_bytes = K * (type == WeightType::kF32 ? 4 : 2);
-  drive(x, N, K, M, row_bytes, [&](const float* xs, size_t ldx, size_t n0, size_t n1, size_t m0, size_t m1) {
+  drive(x, N, K, M, row_bytes, true, [&](const float* xs, size_t ldx, size_t n0, size_t n1, size_t m0, size_t m1) {
     kernel(xs, ldx, w, K, bias, y, M, n0, n1, m0, m1);
   });
 }
 
 void linear_quant(const float* x, size_t N, size_t K, const QuantWeights& w, size_t M,
-                  const float* bias, float* y) {
+                  const float* bias, float* y, bool int8_activations) {
+  if (int8_activations) {
+    if (N == 0 || M == 0) return;
+    std::vector<int8_t> q(N * K);
+    std::vector<float> scale(N * K / 32);
+    std::vector<int32_t> sum(N * K / 32);
+    quantize_activations(x, N, K, q.data(), scale.data(), sum.data());
+    const Int8Activations xa{q.data(), scale.data(), sum.data()};
+    const QuantI8LinearKernel kernel = kernels().linear_quant_i8;
+    drive(x, N, K, M, quant_row_bytes(w, K), false, [&](const float*, size_t, size_t n0, size_t n1, size_t m0, size_t m1) {
+      kernel(xa, w, K, bias, y, M, n0, n1, m0, m1);
+    });
+    return;
+  }
   const QuantLinearKernel kernel = kernels().linear_quant;
-  drive(x, N, K, M, quant_row_bytes(w, K), [&](const float* xs, size_t ldx, size_t n0, size_t n1, size_t m0, size_t m1) {
+  drive(x, N, K, M, quant_row_bytes(w, K), true, [&](const float* xs, size_t ldx, size_t n0, size_t n1, size_t m0, size_t m1) {
     kernel(xs, ldx, w, K, bias, y, M, n0, n1, m0, m1);
   });
 }
@@ -76,13 +90,6 @@ void matmul_f32(const float* a, const float* b, float* c, size_t M, size_t K, si
     }
   });
   linear_dense(a, M, K, bt.data(), WeightType::kF32, N, nullptr, c);
-}
-
-void dequantize(const QuantWeights& w, size_t M, size_t K, float* out) {
-  constexpr size_t kRows = 64;
-  parallel_for((M + kRows - 1) / kRows, [&](size_t t) {
-    for (size_t m = t * kRows; m < std::min(M, (t + 1) * kRows); ++m) dequantize_row_ref(w, K, m, out + m * K);
-  });
 }
 
 }  // namespace sparq

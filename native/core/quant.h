@@ -37,10 +37,34 @@ inline size_t quant_row_bytes(const QuantWeights& w, size_t K) {
   return w.code_type == CodeType::kNibble ? K / 2 : K;
 }
 
-// y[N, M] = x[N, K] . w^T (+ bias), weights decoded to f32 in registers:
+// Activations quantized to int8 in blocks of 32 along K (K % 32 == 0):
+// x[n, k] ~ scale[n, b] * q[n, k] with b = k / 32, scale = absmax / 127 and
+// q = round-half-even(x / scale); sum[n, b] = the block's sum of q.
+struct Int8Activations {
+  const int8_t* q;       // [N, K]
+  const float* scale;    // [N, K / 32]
+  const int32_t* sum;    // [N, K / 32]
+};
+
+void quantize_activations(const float* x, size_t N, size_t K, int8_t* q, float* scale,
+                          int32_t* sum);
+
+// y[N, M] = x[N, K] . w^T (+ bias).
+// Weights-only (int8_activations false): weights decoded to f32 in registers,
 // exact with respect to dequantize() up to float32 summation order.
+// int8_activations: x quantized as above and integer dot products per block
+// (K % 32 == 0, group_size 0 or >= 32, not for non-uniform tables such as
+// NF4): exact with respect to dequantize() and the quantized activations up to
+// float32 rounding of the per-block terms.
 void linear_quant(const float* x, size_t N, size_t K, const QuantWeights& w, size_t M,
-                  const float* bias, float* y);
+                  const float* bias, float* y, bool int8_activations);
+
+// The integer offset o with value = code - o, for codes read as unsigned
+// bytes (int8 codes are read with their top bit flipped: code + 128).
+inline int quant_code_offset(const QuantWeights& w) {
+  if (w.mins != nullptr) return 0;
+  return w.code_type == CodeType::kInt8 ? 128 : w.code_type == CodeType::kNibble ? 8 : 0;
+}
 
 // out[M, K] = the f32 weights linear_quant computes with (dequantize_row_ref).
 void dequantize(const QuantWeights& w, size_t M, size_t K, float* out);

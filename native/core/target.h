@@ -18,3 +18,11 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
+
+// AVX-512 with VNNI (VPDPBUSD): the int8 dot-product kernels.
+#if defined(__GNUC__) || defined(__clang__)
+#define SPARQ_TARGET_AVX512VNNI \
+  __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
+#else
+#define SPARQ_TARGET_AVX512VNNI
+#endif

@@ -76,3 +76,20 @@ export function syntheticWeights(n: number, kind: 'gaussian' | 'student-t', next
   if (kind === 'student-t') for (let i = 0; i < n; i += 997) out[i] *= 12;
   return out;
 }
+
+/** Activations quantized per block of 32 (absmax / 127, round half to even) and decoded back: what the int8 mode multiplies with. */
+export function int8ActivationsRef(x: Float32Array, N: number, K: number): Float32Array {
+  const out = new Float32Array(N * K);
+  for (let b = 0; b < (N * K) / 32; b++) {
+    let amax = 0;
+    for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[b * 32 + j]));
+    const d = Math.fround(amax / 127);
+    for (let j = 0; j < 32; j++) {
+      const v = d === 0 ? 0 : Math.fround(x[b * 32 + j] / d);
+      let r = Math.round(v);
+      if (r - v === 0.5 && r % 2 !== 0) r -= 1;
+      out[b * 32 + j] = Math.max(-127, Math.min(127, r)) * d;
+    }
+  }
+  return out;
+}

@@ -16,6 +16,13 @@ void linear_quant_avx512(const float* x, size_t ldx, const QuantWeights& w, size
                          const float* bias, float* y, size_t ldy, size_t n0, size_t n1, size_t m0,
                          size_t m1);
 
+void linear_quant_i8_ref(const Int8Activations& x, const QuantWeights& w, size_t K,
+                         const float* bias, float* y, size_t ldy, size_t n0, size_t n1, size_t m0,
+                         size_t m1);
+void linear_quant_i8_avx512vnni(const Int8Activations& x, const QuantWeights& w, size_t K,
+                                const float* bias, float* y, size_t ldy, size_t n0, size_t n1,
+                                size_t m0, size_t m1);
+
 // Row m of w decoded to f32 (the scalar rule every kernel matches).
 void dequantize_row_ref(const QuantWeights& w, size_t K, size_t m, float* out);
 

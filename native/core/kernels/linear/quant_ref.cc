@@ -45,3 +45,43 @@ void linear_quant_ref(const float* x, size_t ldx, const QuantWeights& w, size_t 
 }
 
 }  // namespace sparq
+
+namespace sparq {
+
+// Per block of 32: an exact integer dot product of codes and activations,
+// the code offset and min applied through the block sums, then scaled.
+void linear_quant_i8_ref(const Int8Activations& x, const QuantWeights& w, size_t K,
+                         const float* bias, float* y, size_t ldy, size_t n0, size_t n1, size_t m0,
+                         size_t m1) {
+  const size_t groups = quant_groups(w, K), blocks = K / 32;
+  const size_t gs = w.group_size == 0 ? K : w.group_size;
+  const int offset = quant_code_offset(w);
+  for (size_t m = m0; m < m1; ++m) {
+    const uint8_t* codes = w.codes + m * quant_row_bytes(w, K);
+    for (size_t n = n0; n < n1; ++n) {
+      const int8_t* q = x.q + n * K;
+      float acc = 0;
+      for (size_t b = 0; b < blocks; ++b) {
+        int32_t dot = 0;
+        for (size_t j = 0; j < 32; ++j) {
+          const size_t k = b * 32 + j;
+          int32_t u;  // the code as an unsigned byte
+          switch (w.code_type) {
+            case CodeType::kInt8: u = static_cast<int32_t>(codes[k] ^ 0x80u); break;
+            case CodeType::kUint8: u = codes[k]; break;
+            default: u = (codes[b * 16 + (j & 15)] >> ((j & 16) >> 2)) & 0xF; break;
+          }
+          dot += u * q[k];
+        }
+        const int32_t bsum = x.sum[n * blocks + b];
+        const size_t g = m * groups + b * 32 / gs;
+        float t = scale_at(w.scales, w.scale_type, g) * static_cast<float>(dot - offset * bsum);
+        if (w.mins) t = std::fmaf(scale_at(w.mins, w.scale_type, g), static_cast<float>(bsum), t);
+        acc = std::fmaf(x.scale[n * blocks + b], t, acc);
+      }
+      y[n * ldy + m] = bias ? acc + bias[m] : acc;
+    }
+  }
+}
+
+}  // namespace sparq

@@ -43,12 +43,15 @@ struct Weights {
     return b;
   }
 
-  // Per-lane values of a [m - m0, groups] table for the blocks at k and k + 32.
+  // Per-lane values of a [m - m0, groups] table for the blocks at k and k + 32
+  // (lanes 0-7 and 8-15): one broadcast when both blocks share a group, else
+  // a 2-float load spread by a permute (groups of 32).
   SPARQ_TARGET_AVX512VNNI __m512 lanes(const float* table, size_t m, size_t k, bool half) const {
-    const float* t = table + (m - m0) * groups;
-    const float a = t[k >> shift];
-    const float b = half ? a : t[(k + 32) >> shift];
-    return _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(a), _mm512_set1_ps(b));
+    const float* t = table + (m - m0) * groups + (k >> shift);
+    if (shift != 5) return _mm512_set1_ps(t[0]);
+    const __m128 pair = half ? _mm_load_ss(t) : _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(t)));
+    const __m512i idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(pair));
   }
 };
 

@@ -22,17 +22,14 @@ namespace {
 using sparq::HalfType;
 using sparq::WeightType;
 
-// A typed-array argument checked for its element type and, when `count` is
-// given, for holding exactly that many elements.
+// A typed array checked for its element type and for holding exactly `count`
+// elements; null when empty.
 template <typename T>
-T* typed_data(const Napi::CallbackInfo& info, size_t index, napi_typedarray_type type,
-              const char* name, size_t count) {
-  Napi::Env env = info.Env();
-  if (index >= info.Length() || !info[index].IsTypedArray() ||
-      info[index].As<Napi::TypedArray>().TypedArrayType() != type) {
+T* typed_view(Napi::Env env, const Napi::Value& v, napi_typedarray_type type, const char* name,
+              size_t count) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
     throw Napi::TypeError::New(env, std::string("Expected a typed array of the right type for ") + name);
-  }
-  Napi::TypedArray a = info[index].As<Napi::TypedArray>();
+  Napi::TypedArray a = v.As<Napi::TypedArray>();
   if (a.ElementLength() != count) {
     throw Napi::RangeError::New(env, std::string("Expected ") + std::to_string(count) +
                                          " elements for " + name + " but received " +
@@ -44,22 +41,16 @@ T* typed_data(const Napi::CallbackInfo& info, size_t index, napi_typedarray_type
   return reinterpret_cast<T*>(base + a.ByteOffset());
 }
 
-// As typed_data, for a property of an object argument.
+template <typename T>
+T* typed_data(const Napi::CallbackInfo& info, size_t index, napi_typedarray_type type,
+              const char* name, size_t count) {
+  return typed_view<T>(info.Env(), info[index], type, name, count);
+}
+
 template <typename T>
 T* typed_prop(Napi::Env env, const Napi::Object& o, const char* name, napi_typedarray_type type,
               size_t count) {
-  Napi::Value v = o.Get(name);
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
-    throw Napi::TypeError::New(env, std::string("Expected a typed array of the right type for ") + name);
-  Napi::TypedArray a = v.As<Napi::TypedArray>();
-  if (a.ElementLength() != count)
-    throw Napi::RangeError::New(env, std::string("Expected ") + std::to_string(count) +
-                                         " elements for " + name + " but received " +
-                                         std::to_string(a.ElementLength()));
-  if (count == 0) return nullptr;
-  uint8_t* base = static_cast<uint8_t*>(a.ArrayBuffer().Data());
-  if (base == nullptr) throw Napi::TypeError::New(env, std::string(name) + " is detached");
-  return reinterpret_cast<T*>(base + a.ByteOffset());
+  return typed_view<T>(env, o.Get(name), type, name, count);
 }
 
 size_t size_arg(const Napi::CallbackInfo& info, size_t index, const char* name) {

@@ -69,21 +69,6 @@ struct QuantPolicy {
   }
 };
 
-// Scales (or mins) of rows [m0, m1) as float32: a view of f32 storage, or
-// f16 converted into `scratch` once per block (one broadcast per use after).
-SPARQ_TARGET_AVX512 const float* scale_rows(const void* p, ScaleType t, size_t groups, size_t m0,
-                                            size_t m1, std::vector<float>& scratch) {
-  if (t == ScaleType::kF32) return static_cast<const float*>(p) + m0 * groups;
-  const size_t n = (m1 - m0) * groups;
-  scratch.resize(n);
-  const uint16_t* src = static_cast<const uint16_t*>(p) + m0 * groups;
-  size_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    _mm512_storeu_ps(scratch.data() + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i))));
-  for (; i < n; ++i) scratch[i] = _cvtsh_ss(src[i]);
-  return scratch.data();
-}
-
 template <CodeType Code, bool HasMin>
 SPARQ_TARGET_AVX512 void run(const float* xp, const QuantWeights& w, size_t K, const float* bias,
                              float* y, size_t ldy, size_t n0, size_t n1, size_t m0, size_t m1) {
@@ -93,8 +78,8 @@ SPARQ_TARGET_AVX512 void run(const float* xp, const QuantWeights& w, size_t K, c
   p.m0 = m0;
   p.row_bytes = quant_row_bytes(w, K);
   p.groups = quant_groups(w, K);
-  p.scales = scale_rows(w.scales, w.scale_type, p.groups, m0, m1, scale_scratch);
-  p.mins = HasMin ? scale_rows(w.mins, w.scale_type, p.groups, m0, m1, min_scratch) : nullptr;
+  p.scales = avx512::scale_rows(w.scales, w.scale_type, p.groups, m0, m1, scale_scratch);
+  p.mins = HasMin ? avx512::scale_rows(w.mins, w.scale_type, p.groups, m0, m1, min_scratch) : nullptr;
   p.shift = w.group_size == 0 ? 63u : static_cast<unsigned>(__builtin_ctzll(w.group_size));
   p.lut = w.lut ? _mm512_loadu_ps(w.lut) : _mm512_setzero_ps();
   avx512::linear(xp, p, K, bias, y, ldy, n0, n1, m0, m1);

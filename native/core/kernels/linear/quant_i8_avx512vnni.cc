@@ -125,20 +125,6 @@ SPARQ_TARGET_AVX512VNNI void tile_to_y(const Int8Activations& x, const Weights<C
   }
 }
 
-// f16 scales converted once per block into scratch (see quant_avx512.cc).
-SPARQ_TARGET_AVX512VNNI const float* scale_rows(const void* p, ScaleType t, size_t groups,
-                                                size_t m0, size_t m1, std::vector<float>& scratch) {
-  if (t == ScaleType::kF32) return static_cast<const float*>(p) + m0 * groups;
-  const size_t n = (m1 - m0) * groups;
-  scratch.resize(n);
-  const uint16_t* src = static_cast<const uint16_t*>(p) + m0 * groups;
-  size_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    _mm512_storeu_ps(scratch.data() + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i))));
-  for (; i < n; ++i) scratch[i] = _cvtsh_ss(src[i]);
-  return scratch.data();
-}
-
 template <CodeType Code, bool HasMin>
 SPARQ_TARGET_AVX512VNNI void run(const Int8Activations& x, const QuantWeights& qw, size_t K,
                                  const float* bias, float* y, size_t ldy, size_t n0, size_t n1,
@@ -150,8 +136,8 @@ SPARQ_TARGET_AVX512VNNI void run(const Int8Activations& x, const QuantWeights& q
   w.row_bytes = quant_row_bytes(qw, K);
   w.groups = quant_groups(qw, K);
   w.shift = qw.group_size == 0 ? 63u : static_cast<unsigned>(__builtin_ctzll(qw.group_size));
-  w.scales = scale_rows(qw.scales, qw.scale_type, w.groups, m0, m1, scale_scratch);
-  w.mins = HasMin ? scale_rows(qw.mins, qw.scale_type, w.groups, m0, m1, min_scratch) : nullptr;
+  w.scales = avx512::scale_rows(qw.scales, qw.scale_type, w.groups, m0, m1, scale_scratch);
+  w.mins = HasMin ? avx512::scale_rows(qw.mins, qw.scale_type, w.groups, m0, m1, min_scratch) : nullptr;
   const int offset = quant_code_offset(qw);
   const int offset_shift = offset == 0 ? 0 : __builtin_ctz(static_cast<unsigned>(offset));
   if (n1 - n0 == 1) {

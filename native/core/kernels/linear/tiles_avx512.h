@@ -21,7 +21,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <vector>
+
 #include "../../kernels.h"
+#include "../../quant.h"
 #include "../../target.h"
 
 namespace sparq {
@@ -41,6 +44,23 @@ struct GroupPlan {
       : count((c + kGroup - 1) / kGroup), base(count ? c / count : 0), extra(count ? c % count : 0) {}
   size_t size(size_t g) const { return base + (g < extra ? 1 : 0); }
 };
+
+// Per-group scales (or mins) of weight rows [m0, m1) as float32: a view of
+// f32 storage, or f16 converted into `scratch` once per block, so a kernel
+// then broadcasts each with one load.
+SPARQ_TARGET_AVX512 inline const float* scale_rows(const void* p, ScaleType t, size_t groups,
+                                                   size_t m0, size_t m1,
+                                                   std::vector<float>& scratch) {
+  if (t == ScaleType::kF32) return static_cast<const float*>(p) + m0 * groups;
+  const size_t n = (m1 - m0) * groups;
+  scratch.resize(n);
+  const uint16_t* src = static_cast<const uint16_t*>(p) + m0 * groups;
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm512_storeu_ps(scratch.data() + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i))));
+  for (; i < n; ++i) scratch[i] = _cvtsh_ss(src[i]);
+  return scratch.data();
+}
 
 // Horizontal sum in a fixed order (256-bit halves, 128-bit lanes, pairs).
 SPARQ_TARGET_AVX512 inline float reduce_add(__m512 v) {

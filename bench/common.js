@@ -339,3 +339,17 @@ export function textRow(columns, row) {
     return c.align === 'left' ? v.padEnd(c.width) : v.padStart(c.width);
   }).join('  ');
 }
+
+/** A getter over `arr`: always its first element when `hot`, else the next one each call (cold rotation). */
+export function rotation(arr, hot) {
+  if (hot) {
+    const v = arr[0];
+    return () => v;
+  }
+  let i = 0;
+  return () => {
+    const v = arr[i];
+    i = i + 1 === arr.length ? 0 : i + 1;
+    return v;
+  };
+}

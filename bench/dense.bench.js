@@ -26,7 +26,7 @@ import os from 'node:os';
 import * as sparq from 'sparq';
 import {
   parseArgs, list, median, rng, fillUniform, fillBf16Exact, transpose, jsLinear, relError, gc, sleep,
-  sampleIt, summarize, ort, ortOptions, ortSession, StreamProbe, fmt, mdTable, textRow,
+  sampleIt, summarize, ort, ortOptions, ortSession, StreamProbe, fmt, mdTable, textRow, rotation,
 } from './common.js';
 import { matMulModel } from './onnx-model.js';
 
@@ -198,18 +198,7 @@ for (const { M, K } of shapes) {
 
     for (const mode of modes) {
       const cfg = { shape, N, mode };
-      const pick = (arr) => {
-        if (mode === 'hot') {
-          const w = arr[0];
-          return () => w;
-        }
-        let i = 0;
-        return () => {
-          const w = arr[i];
-          i = i + 1 === arr.length ? 0 : i + 1;
-          return w;
-        };
-      };
+      const pick = (arr) => rotation(arr, mode === 'hot');
 
       // The contenders take turns: `rounds` rounds, each giving every one
       // maxTime/rounds seconds, in an order rotated per round, and the samples

@@ -38,7 +38,7 @@ import os from 'node:os';
 import * as sparq from 'sparq';
 import {
   parseArgs, list, median, rng, fillUniform, fillGaussian, jsLinear, relError, gc, sleep, peakRssMiB,
-  sampleIt, summarize, ort, ortOptions, ortSession, StreamProbe, fmt, mdTable, textRow,
+  sampleIt, summarize, ort, ortOptions, ortSession, StreamProbe, fmt, mdTable, textRow, rotation,
 } from './common.js';
 import { matMulNBitsModel, matMulBnb4Model } from './onnx-model.js';
 
@@ -453,18 +453,7 @@ function sink(v) {
  */
 function runGroup({ shape, N, cache, xt, ox, dense, quant, orts }) {
   const feeds = { x: ox };
-  const pick = (arr) => {
-    if (cache === 'hot') {
-      const v = arr[0];
-      return () => v;
-    }
-    let i = 0;
-    return () => {
-      const v = arr[i];
-      i = i + 1 === arr.length ? 0 : i + 1;
-      return v;
-    };
-  };
+  const pick = (arr) => rotation(arr, cache === 'hot');
   const contenders = [];
   if (dense) {
     const next = pick(dense.set);

@@ -57,17 +57,21 @@ struct Weights {
 
 // Activation side of one 64-wide step of row n.
 struct ActStep {
-  __m512i q;       // 64 int8 activations
-  __m512i sum;     // per lane: sum of its 4 activations
-  __m512 scale;    // per lane: the block's activation scale
+  __m512i q;               // 64 int8 activations
+  __m512i sum;             // per lane: sum of its 4 activations
+  __m512i neg_offset_sum;  // per lane: -(code offset) * sum
+  __m512 scale;            // per lane: the block's activation scale
 };
 
 SPARQ_TARGET_AVX512VNNI inline ActStep act_step(const Int8Activations& x, size_t K, size_t n,
-                                                size_t k, bool half) {
+                                                size_t k, bool half, int offset_shift) {
   ActStep a;
   const int8_t* q = x.q + n * K + k;
   a.q = half ? _mm512_maskz_loadu_epi8(0xFFFFFFFFull, q) : _mm512_loadu_si512(q);
   a.sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1), a.q);
+  a.neg_offset_sum = offset_shift > 0 ? _mm512_sub_epi32(_mm512_setzero_si512(),
+                                                         _mm512_sll_epi32(a.sum, _mm_cvtsi32_si128(offset_shift)))
+                                      : _mm512_setzero_si512();
   const float* s = x.scale + n * (K / 32) + k / 32;
   a.scale = _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(s[0]), _mm512_set1_ps(half ? s[0] : s[1]));
   return a;
@@ -86,7 +90,7 @@ SPARQ_TARGET_AVX512VNNI void tile(const Int8Activations& x, const Weights<Code, 
     const bool half = K - k < 64;
     ActStep a[NR];
 #pragma GCC unroll 8
-    for (int j = 0; j < NR; ++j) a[j] = act_step(x, K, n + j, k, half);
+    for (int j = 0; j < NR; ++j) a[j] = act_step(x, K, n + j, k, half, offset_shift);
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
       const __m512i u = w.codes_u8(rows[i], k, half);
@@ -95,8 +99,8 @@ SPARQ_TARGET_AVX512VNNI void tile(const Int8Activations& x, const Weights<Code, 
       if (HasMin) wm = w.lanes(w.mins, rows[i], k, half);
 #pragma GCC unroll 8
       for (int j = 0; j < NR; ++j) {
-        __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, a[j].q);
-        if (offset_shift > 0) dot = _mm512_sub_epi32(dot, _mm512_sll_epi32(a[j].sum, _mm_cvtsi32_si128(offset_shift)));
+        // dot - offset * sum: start the dot product from -offset * sum.
+        const __m512i dot = _mm512_dpbusd_epi32(a[j].neg_offset_sum, u, a[j].q);
         acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(ws, a[j].scale), acc[i][j]);
         if (HasMin) {
           acc[i][j] = _mm512_fmadd_ps(_mm512_mul_ps(wm, a[j].scale), _mm512_cvtepi32_ps(a[j].sum), acc[i][j]);

@@ -49,7 +49,8 @@ struct Weights {
   SPARQ_TARGET_AVX512VNNI __m512 lanes(const float* table, size_t m, size_t k, bool half) const {
     const float* t = table + (m - m0) * groups + (k >> shift);
     if (shift != 5) return _mm512_set1_ps(t[0]);
-    const __m128 pair = half ? _mm_load_ss(t) : _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(t)));
+    // Scales are 4-byte aligned only: movq through the unaligned-load intrinsic.
+    const __m128 pair = half ? _mm_load_ss(t) : _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(t)));
     const __m512i idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
     return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(pair));
   }

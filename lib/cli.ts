@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // The `sparq` command line.
-import { cpuInfo, getNumThreads, linear, setNumThreads, Tensor } from './index.js';
+import { cpuInfo, getNumThreads, linear, quantize, setNumThreads, Tensor } from './index.js';
+import type { LinearOptions, LinearWeight } from './index.js';
 
 const USAGE = `Usage: sparq <command> [options]
 
 Commands:
   demo [--m M] [--k K] [--n N] [--threads T]
-        Dense linear layer on a built-in random example (default 4096x4096, N=1)
-        in float32, bfloat16 and float16 weights, with timings.
+        A linear layer on a built-in random example (default 4096x4096, N=1)
+        with float32, bfloat16, float16, int8 and int4 weights, with timings.
   info  CPU features, active ISA level and thread count.
   help  This text.
 
@@ -69,19 +70,30 @@ function demo(opts: Map<string, string>): void {
   const x = Tensor.from(randomFloat32(N * K, 2), [N, K]);
   const bias = Tensor.from(randomFloat32(M, 3), [M]);
   const ref = linear(x, w32, bias);
-  console.log('weights    bytes      ms (hot, median)   GB/s   max |y - y_f32| / max |y_f32|');
+  console.log('weights                 bytes      ms (hot, median)   GB/s   max |y - y_f32| / max |y_f32|');
   const scale = ref.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0) || 1;
-  for (const dtype of ['float32', 'bfloat16', 'float16'] as const) {
-    const w = w32.to(dtype);
-    const y = linear(x, w, bias);
+  const kinds: [string, () => LinearWeight, LinearOptions?][] = [
+    ['float32', () => w32],
+    ['bfloat16', () => w32.to('bfloat16')],
+    ['float16', () => w32.to('float16')],
+    ['int8 (per row)', () => quantize(w32, { bits: 8 })],
+    ['int8, int8 activations', () => quantize(w32, { bits: 8 }), { activations: 'int8' }],
+    ['int4 (g32)', () => quantize(w32, { bits: 4, groupSize: 32, search: false })],
+    ['int4, int8 activations', () => quantize(w32, { bits: 4, groupSize: 32, search: false }), { activations: 'int8' }],
+  ];
+  for (const [label, make, options] of kinds) {
+    if (options?.activations === 'int8' && K % 32 !== 0) continue;
+    if (label.startsWith('int4') && K % 32 !== 0) continue;
+    const w = make();
+    const y = linear(x, w, bias, options);
     let err = 0;
     for (let i = 0; i < y.size; i++) err = Math.max(err, Math.abs(y.data[i] - ref.data[i]));
     const reps = Math.max(5, Math.min(200, Math.round(2e9 / (M * K * N * 2 + 1))));
-    const ms = medianMs(() => linear(x, w, bias), reps);
-    const bytes = w.data.byteLength;
-    console.log(`${dtype.padEnd(9)} ${(bytes / 2 ** 20).toFixed(1).padStart(6)} MiB ${ms.toFixed(3).padStart(10)}        ${(bytes / ms / 1e6).toFixed(1).padStart(7)}   ${(err / scale).toExponential(2)}`);
+    const ms = medianMs(() => linear(x, w, bias, options), reps);
+    const bytes = w instanceof Tensor ? w.data.byteLength : w.byteLength;
+    console.log(`${label.padEnd(22)} ${(bytes / 2 ** 20).toFixed(1).padStart(6)} MiB ${ms.toFixed(3).padStart(10)}        ${(bytes / ms / 1e6).toFixed(1).padStart(7)}   ${(err / scale).toExponential(2)}`);
   }
-  console.log('\nWeights fit in cache here when small; `npm run bench` measures cold (DRAM) runs too.');
+  console.log('\nThe same weights every call (hot); `npm run bench` and `npm run bench:quant` also measure weights streamed from DRAM.');
 }
 
 function main(argv: string[]): void {

@@ -1,5 +1,5 @@
-// linear (y = x·wᵀ + bias) and matmul over dense tensors. Later weight formats
-// (sparse, quantized, clustered) plug into the same `linear` through
+// linear (y = x·wᵀ + bias) over dense and quantized weights, and matmul. Later
+// weight formats (sparse, clustered) plug into the same `linear` through
 // `prepareLinear`, which validates and returns the native call to make.
 import { native, NativeWeightType } from './binding.js';
 import { rangeError, received, typeError } from './errors.js';

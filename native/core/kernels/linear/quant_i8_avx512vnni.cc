@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../../target.h"
+#include "tile_store.h"
 #include "quant.h"
 #include "tiles_avx512.h"
 
@@ -124,10 +125,7 @@ SPARQ_TARGET_AVX512VNNI void tile_to_y(const Int8Activations& x, const Weights<C
   float out[MR * NR];
   tile<Code, HasMin, MR, NR>(x, w, rows, K, n, offset_shift, out);
   const size_t mr = std::min<size_t>(MR, m1 - m);
-  for (int j = 0; j < NR; ++j) {
-    float* yr = y + (n + j) * ldy + m;
-    for (size_t i = 0; i < mr; ++i) yr[i] = bias ? out[i * NR + j] + bias[m + i] : out[i * NR + j];
-  }
+  store_tile(out, NR, mr, bias, y, ldy, n, m);
 }
 
 template <CodeType Code, bool HasMin>

@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "../../target.h"
+#include "tile_store.h"
 
 namespace sparq {
 namespace avx2 {
@@ -80,10 +81,7 @@ SPARQ_TARGET_AVX2 void rows(const float* x, size_t ldx, const W& w, size_t K, co
     float out[MR * NR];
     tile<W, MR, NR>(x + n * ldx, ldx, w, w_rows, K, out);
     const size_t mr = std::min<size_t>(MR, m1 - m);
-    for (int j = 0; j < NR; ++j) {
-      float* yr = y + (n + j) * ldy + m;
-      for (size_t i = 0; i < mr; ++i) yr[i] = bias ? out[i * NR + j] + bias[m + i] : out[i * NR + j];
-    }
+    store_tile(out, NR, mr, bias, y, ldy, n, m);
   }
 }
 

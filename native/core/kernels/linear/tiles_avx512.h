@@ -26,6 +26,7 @@
 #include "../../kernels.h"
 #include "../../quant.h"
 #include "../../target.h"
+#include "tile_store.h"
 
 namespace sparq {
 namespace avx512 {
@@ -121,10 +122,7 @@ SPARQ_TARGET_AVX512 void tile_to_y(const float* xg, const W& w, const typename W
                                    size_t m, size_t mr) {
   float out[MR * NR];
   tile<W, MR, NR>(xg, w, w_rows, K, out);
-  for (int j = 0; j < NR; ++j) {
-    float* yr = y + (n + j) * ldy + m;
-    for (size_t i = 0; i < mr; ++i) yr[i] = bias ? out[i * NR + j] + bias[m + i] : out[i * NR + j];
-  }
+  store_tile(out, NR, mr, bias, y, ldy, n, m);
 }
 
 // Weight rows [m, m + MR) of [m0, m1); past m1 the last row is repeated and

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 namespace sparq {
 
@@ -61,9 +62,26 @@ void linear_quant(const float* x, size_t N, size_t K, const QuantWeights& w, siz
 
 // The integer offset o with value = code - o, for codes read as unsigned
 // bytes (int8 codes are read with their top bit flipped: code + 128).
+// (4-bit codes hold q + 8 when there are no mins, the symmetric scheme.)
 inline int quant_code_offset(const QuantWeights& w) {
-  if (w.mins != nullptr) return 0;
-  return w.code_type == CodeType::kInt8 ? 128 : w.code_type == CodeType::kNibble ? 8 : 0;
+  if (w.code_type == CodeType::kInt8) return 128;
+  return w.code_type == CodeType::kNibble && w.mins == nullptr ? 8 : 0;
+}
+
+// Calls f(std::integral_constant<CodeType, code>, std::bool_constant<has mins>)
+// for w's format, so a kernel instantiates one specialisation per format.
+template <typename F>
+void visit_quant_format(const QuantWeights& w, F&& f) {
+  const bool has_min = w.mins != nullptr;
+  const auto with = [&](auto code) {
+    if (has_min) f(code, std::true_type{});
+    else f(code, std::false_type{});
+  };
+  switch (w.code_type) {
+    case CodeType::kInt8: with(std::integral_constant<CodeType, CodeType::kInt8>{}); break;
+    case CodeType::kUint8: with(std::integral_constant<CodeType, CodeType::kUint8>{}); break;
+    case CodeType::kNibble: with(std::integral_constant<CodeType, CodeType::kNibble>{}); break;
+  }
 }
 
 // out[M, K] = the f32 weights linear_quant computes with (dequantize_row_ref).

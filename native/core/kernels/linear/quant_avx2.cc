@@ -86,21 +86,9 @@ SPARQ_TARGET_AVX2 void run(const float* x, size_t ldx, const QuantWeights& w, si
 SPARQ_TARGET_AVX2 void linear_quant_avx2(const float* x, size_t ldx, const QuantWeights& w,
                                          size_t K, const float* bias, float* y, size_t ldy,
                                          size_t n0, size_t n1, size_t m0, size_t m1) {
-  const bool has_min = w.mins != nullptr;
-  switch (w.code_type) {
-    case CodeType::kInt8:
-      if (has_min) run<CodeType::kInt8, true>(x, ldx, w, K, bias, y, ldy, n0, n1, m0, m1);
-      else run<CodeType::kInt8, false>(x, ldx, w, K, bias, y, ldy, n0, n1, m0, m1);
-      break;
-    case CodeType::kUint8:
-      if (has_min) run<CodeType::kUint8, true>(x, ldx, w, K, bias, y, ldy, n0, n1, m0, m1);
-      else run<CodeType::kUint8, false>(x, ldx, w, K, bias, y, ldy, n0, n1, m0, m1);
-      break;
-    case CodeType::kNibble:
-      if (has_min) run<CodeType::kNibble, true>(x, ldx, w, K, bias, y, ldy, n0, n1, m0, m1);
-      else run<CodeType::kNibble, false>(x, ldx, w, K, bias, y, ldy, n0, n1, m0, m1);
-      break;
-  }
+  visit_quant_format(w, [&](auto code, auto has_min) {
+    run<decltype(code)::value, decltype(has_min)::value>(x, ldx, w, K, bias, y, ldy, n0, n1, m0, m1);
+  });
 }
 
 }  // namespace sparq

@@ -165,18 +165,9 @@ SPARQ_TARGET_AVX512VNNI void linear_quant_i8_avx512vnni(const Int8Activations& x
                                                         const float* bias, float* y, size_t ldy,
                                                         size_t n0, size_t n1, size_t m0,
                                                         size_t m1) {
-  const bool has_min = w.mins != nullptr;
-  switch (w.code_type) {
-    case CodeType::kInt8: run<CodeType::kInt8, false>(x, w, K, bias, y, ldy, n0, n1, m0, m1); break;
-    case CodeType::kUint8:
-      if (has_min) run<CodeType::kUint8, true>(x, w, K, bias, y, ldy, n0, n1, m0, m1);
-      else run<CodeType::kUint8, false>(x, w, K, bias, y, ldy, n0, n1, m0, m1);
-      break;
-    case CodeType::kNibble:
-      if (has_min) run<CodeType::kNibble, true>(x, w, K, bias, y, ldy, n0, n1, m0, m1);
-      else run<CodeType::kNibble, false>(x, w, K, bias, y, ldy, n0, n1, m0, m1);
-      break;
-  }
+  visit_quant_format(w, [&](auto code, auto has_min) {
+    run<decltype(code)::value, decltype(has_min)::value>(x, w, K, bias, y, ldy, n0, n1, m0, m1);
+  });
 }
 
 }  // namespace sparq

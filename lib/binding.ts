@@ -33,6 +33,22 @@ export interface NativeQuantWeights {
   lut: Float32Array | null;
 }
 
+/** Sparse weights as native/core/sparse.h describes them (arrays padded as it says). */
+export interface NativeSparseWeights {
+  /** 0 bitmap, 1 csr, 2 nm (SparseFormat). */
+  format: number;
+  /** NativeWeightType of the values. */
+  valueType: NativeWeightType;
+  values: Float32Array | Uint16Array;
+  offsets: Uint32Array | null;
+  masks: Uint16Array | null;
+  cols: Uint16Array | null;
+  codes: Uint8Array | null;
+  /** nm: values per group, and the group size (0 for the other formats). */
+  n: number;
+  group: number;
+}
+
 export interface NativeAddon {
   cpuInfo(): NativeCpuInfo;
   getNumThreads(): number;
@@ -56,6 +72,14 @@ export interface NativeAddon {
   linearQuant(
     x: Float32Array, n: number, k: number, q: NativeQuantWeights, m: number,
     bias: Float32Array | null, y: Float32Array, async: true, int8Activations: boolean,
+  ): Promise<Float32Array>;
+  linearSparse(
+    x: Float32Array, n: number, k: number, w: NativeSparseWeights, m: number,
+    bias: Float32Array | null, y: Float32Array, async: false,
+  ): Float32Array;
+  linearSparse(
+    x: Float32Array, n: number, k: number, w: NativeSparseWeights, m: number,
+    bias: Float32Array | null, y: Float32Array, async: true,
   ): Promise<Float32Array>;
   dequantize(q: NativeQuantWeights, m: number, k: number, out: Float32Array): Float32Array;
   matmul(a: Float32Array, b: Float32Array, c: Float32Array, m: number, k: number, n: number, async: false): Float32Array;

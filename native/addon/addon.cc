@@ -15,6 +15,7 @@
 #include "../core/kernels.h"
 #include "../core/linear.h"
 #include "../core/quant.h"
+#include "../core/sparse.h"
 #include "../core/thread_pool.h"
 
 namespace {
@@ -251,6 +252,102 @@ Napi::Value LinearQuant(const Napi::CallbackInfo& info) {
              {info[0], q.Get("codes"), q.Get("scales"), q.Get("mins"), q.Get("lut"), info[5], info[6]});
 }
 
+// A typed array property of o with at least `count` elements; sets *length.
+template <typename T>
+T* typed_prop_min(Napi::Env env, const Napi::Object& o, const char* name, napi_typedarray_type type,
+                  size_t count, size_t* length) {
+  Napi::Value v = o.Get(name);
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
+    throw Napi::TypeError::New(env, std::string("Expected a typed array of the right type for ") + name);
+  *length = v.As<Napi::TypedArray>().ElementLength();
+  if (*length < count) {
+    throw Napi::RangeError::New(env, std::string("Expected at least ") + std::to_string(count) +
+                                         " elements for " + name + " but received " + std::to_string(*length));
+  }
+  return typed_view<T>(env, v, type, name, *length);
+}
+
+// A sparse weight description (lib/binding.ts NativeSparseWeights) for an
+// [M, K] matrix. Checks everything the kernels' memory accesses depend on, in
+// O(M) time: offsets nondecreasing and inside values (and cols); for bitmap,
+// the rows near the end of values must not select more values than remain.
+// Masks and column indices are otherwise trusted for values, not for memory
+// (kernels clamp column indices to K).
+sparq::SparseWeights sparse_arg(const Napi::CallbackInfo& info, size_t index, size_t M, size_t K) {
+  Napi::Env env = info.Env();
+  if (index >= info.Length() || !info[index].IsObject())
+    throw Napi::TypeError::New(env, "Expected an object for the sparse weights");
+  Napi::Object o = info[index].As<Napi::Object>();
+  const auto number = [&](const char* name) {
+    Napi::Value v = o.Get(name);
+    const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+    if (!(d >= 0 && d <= 4294967295.0) || d != static_cast<double>(static_cast<uint64_t>(d)))
+      throw Napi::RangeError::New(env, std::string("Expected a non-negative integer for ") + name);
+    return static_cast<uint32_t>(d);
+  };
+  sparq::SparseWeights w{};
+  const uint32_t format = number("format"), value_type = number("valueType");
+  if (format > 2 || value_type > 2) throw Napi::RangeError::New(env, "Unknown sparse format or value type");
+  w.format = static_cast<sparq::SparseFormat>(format);
+  w.value_type = static_cast<WeightType>(value_type);
+  const napi_typedarray_type vt = w.value_type == WeightType::kF32 ? napi_float32_array : napi_uint16_array;
+  size_t values_len = 0, len = 0;
+  size_t entries = 0;  // values the format stores
+  if (w.format == sparq::SparseFormat::kNm) {
+    w.n = number("n");
+    w.group = number("group");
+    if ((w.group != 4 && w.group != 8) || w.n < 1 || w.n >= w.group ||
+        w.n * sparq::nm_index_bits(w.group) > 12 || K % w.group != 0)
+      throw Napi::RangeError::New(env, "Expected group 4 or 8, 1 <= n < group, n * log2(group) <= 12 and K % group == 0");
+    entries = checked_mul(env, M, K / w.group * w.n);
+    w.codes = typed_prop_min<const uint8_t>(env, o, "codes", napi_uint8_array,
+                                            checked_mul(env, M, sparq::nm_code_stride(K, w.n, w.group)) + 8, &len);
+  } else {
+    const size_t slots = w.format == sparq::SparseFormat::kCsr ? checked_mul(env, M, sparq::csr_blocks(K)) : M;
+    w.offsets = typed_prop_min<const uint32_t>(env, o, "offsets", napi_uint32_array, slots + 1, &len);
+    if (len != slots + 1) throw Napi::RangeError::New(env, "Expected " + std::to_string(slots + 1) + " offsets");
+    if (w.offsets[0] != 0) throw Napi::RangeError::New(env, "Expected offsets[0] = 0");
+    for (size_t i = 0; i < slots; ++i)
+      if (w.offsets[i + 1] < w.offsets[i]) throw Napi::RangeError::New(env, "Expected nondecreasing offsets");
+    entries = w.offsets[slots];
+    if (w.format == sparq::SparseFormat::kCsr) {
+      w.cols = typed_prop_min<const uint16_t>(env, o, "cols", napi_uint16_array, entries + sparq::kSparsePad, &len);
+    } else {
+      w.masks = typed_prop_min<const uint16_t>(env, o, "masks", napi_uint16_array,
+                                               checked_mul(env, M, sparq::bitmap_tiles(K)), &len);
+    }
+  }
+  w.values = typed_prop_min<const void>(env, o, "values", vt, entries + sparq::kSparsePad, &values_len);
+  if (w.format == sparq::SparseFormat::kBitmap) {
+    // A row reads at most popcount(its masks) + kSparsePad values from its offset.
+    const size_t tiles = sparq::bitmap_tiles(K), room = values_len - sparq::kSparsePad;
+    for (size_t m = M; m-- > 0;) {
+      if (w.offsets[m] + tiles * sparq::kBitmapTile <= room) break;
+      size_t count = 0;
+      for (size_t t = 0; t < tiles; ++t) count += __builtin_popcount(w.masks[m * tiles + t]);
+      if (w.offsets[m] + count > room) throw Napi::RangeError::New(env, "Bitmap masks select more values than stored");
+    }
+  }
+  return w;
+}
+
+// linearSparse(x, N, K, w, M, bias | null, y, async); w's arrays are kept
+// alive with the call.
+Napi::Value LinearSparse(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const size_t N = size_arg(info, 1, "N"), K = size_arg(info, 2, "K"), M = size_arg(info, 4, "M");
+  const float* x = typed_data<const float>(info, 0, napi_float32_array, "x", checked_mul(env, N, K));
+  const sparq::SparseWeights w = sparse_arg(info, 3, M, K);
+  const float* bias = info[5].IsNull() || info[5].IsUndefined()
+                          ? nullptr
+                          : typed_data<const float>(info, 5, napi_float32_array, "bias", M);
+  float* y = typed_data<float>(info, 6, napi_float32_array, "y", checked_mul(env, N, M));
+  Napi::Object o = info[3].As<Napi::Object>();
+  return run(info, info[7].ToBoolean(), [=] { sparq::linear_sparse(x, N, K, w, M, bias, y); }, info[6],
+             {info[0], o.Get("values"), o.Get("offsets"), o.Get("masks"), o.Get("cols"), o.Get("codes"),
+              info[5], info[6]});
+}
+
 // dequantize(q, M, K, out)
 Napi::Value Dequantize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -273,6 +370,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("linear", Napi::Function::New(env, Linear));
   exports.Set("matmul", Napi::Function::New(env, Matmul));
   exports.Set("linearQuant", Napi::Function::New(env, LinearQuant));
+  exports.Set("linearSparse", Napi::Function::New(env, LinearSparse));
   exports.Set("dequantize", Napi::Function::New(env, Dequantize));
   return exports;
 }

@@ -68,7 +68,7 @@ CpuFeatures detect() {
 
   cpuid(1, 0, r);
   const bool fma = bit(r[2], 12), osxsave = bit(r[2], 27), avx = bit(r[2], 28),
-             f16c = bit(r[2], 29);
+             f16c = bit(r[2], 29), popcnt = bit(r[2], 23);
   if (!osxsave || !avx) return f;
   const uint64_t xcr0 = xgetbv0();
   const bool os_ymm = (xcr0 & 0x6) == 0x6;      // SSE + AVX state
@@ -80,7 +80,7 @@ CpuFeatures detect() {
   const bool avx2 = bit(ebx7, 5);
   const bool avx512f = bit(ebx7, 16), avx512dq = bit(ebx7, 17), avx512bw = bit(ebx7, 30),
              avx512vl = bit(ebx7, 31);
-  f.avx2 = os_ymm && avx2 && fma && f16c;
+  f.avx2 = os_ymm && avx2 && fma && f16c && popcnt;
   f.avx512 = f.avx2 && os_zmm && avx512f && avx512dq && avx512bw && avx512vl;
   f.avx512_vnni = f.avx512 && bit(ecx7, 11);
   if (max_sub7 >= 1) {

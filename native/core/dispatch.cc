@@ -5,6 +5,7 @@
 #include "kernels/convert/convert_kernels.h"
 #include "kernels/linear/dense.h"
 #include "kernels/linear/quant.h"
+#include "kernels/linear/sparse.h"
 
 namespace sparq {
 
@@ -14,6 +15,8 @@ const KernelTable kScalarKernels = {
     nullptr,
     linear_quant_ref,
     linear_quant_i8_ref,
+    {linear_sparse_ref, linear_sparse_ref, linear_sparse_ref},
+    nullptr,
     f32_to_f16_ref, f16_to_f32_ref, f32_to_bf16_ref, bf16_to_f32_ref,
 };
 
@@ -23,6 +26,8 @@ const KernelTable kAvx2Kernels = {
     nullptr,
     linear_quant_avx2,
     linear_quant_i8_ref,
+    {linear_bitmap_avx2, linear_csr_avx2, linear_nm_avx2},
+    nullptr,
     f32_to_f16_avx2, f16_to_f32_avx2, f32_to_bf16_avx2, bf16_to_f32_avx2,
 };
 
@@ -32,6 +37,8 @@ const KernelTable kAvx512Kernels = {
     linear_pack_x_avx512,
     linear_quant_avx512,
     linear_quant_i8_ref,  // replaced by the VNNI kernel when the CPU has VNNI (select())
+    {linear_bitmap_avx512, linear_csr_avx512, linear_nm_avx512},
+    linear_pack_xt_avx512,
     f32_to_f16_avx512, f16_to_f32_avx512, f32_to_bf16_avx512, bf16_to_f32_avx512,
 };
 

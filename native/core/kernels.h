@@ -36,6 +36,15 @@ using DenseLinearKernel = void (*)(const float* x, size_t ldx, const void* w, si
                                    const float* bias, float* y, size_t ldy, size_t n0, size_t n1,
                                    size_t m0, size_t m1);
 
+struct SparseWeights;  // sparse.h
+
+// As DenseLinearKernel, for sparse weights (sparse.h). x [*, K] is the
+// activations as given (row stride ldx); xp is them packed by the format's
+// packer (KernelTable), or null when it has none or the driver skipped it.
+using SparseLinearKernel = void (*)(const float* x, size_t ldx, const float* xp,
+                                    const SparseWeights& w, size_t K, const float* bias, float* y,
+                                    size_t ldy, size_t n0, size_t n1, size_t m0, size_t m1);
+
 // Rearranges activations x [N, K] (row-major) into the order a kernel reads
 // them, in at most N * roundup(K, 16) floats.
 using PackActivations = void (*)(const float* x, size_t N, size_t K, float* packed);
@@ -53,6 +62,11 @@ struct KernelTable {
   PackActivations linear_pack_x;
   QuantLinearKernel linear_quant;  // reads activations packed like linear_dense
   QuantI8LinearKernel linear_quant_i8;
+  // Indexed by SparseFormat. bitmap and nm read activations packed by
+  // linear_pack_x; csr by linear_pack_xt (needed only above kCsrGatherRows
+  // rows, see kernels/linear/sparse.h).
+  SparseLinearKernel linear_sparse[3];
+  PackActivations linear_pack_xt;
   F32ToHalfKernel f32_to_f16;
   HalfToF32Kernel f16_to_f32;
   F32ToHalfKernel f32_to_bf16;

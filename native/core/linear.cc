@@ -1,9 +1,12 @@
 #include "linear.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <vector>
 
 #include "kernels/linear/quant.h"
+#include "kernels/linear/sparse.h"
 #include "quant.h"
 #include "thread_pool.h"
 
@@ -13,19 +16,19 @@ namespace {
 constexpr size_t kWeightChunkBytes = 256 << 10;  // weight rows re-read from L2 per task
 
 // Splits y[N, M] into tasks (activation chunks of kLinearChunkRows x weight
-// row chunks) over the pool, packing x first if the active kernels want it.
-// kernel(xs, ldx, n0, n1, m0, m1) computes one block.
+// row chunks) over the pool, packing x first with `pack` (if not null) into
+// `packed_floats` floats. kernel(x, xp, n0, n1, m0, m1) computes one block
+// from x as given (row stride K) or packed (xp, null when not packed).
 template <typename Kernel>
-void drive(const float* x, size_t N, size_t K, size_t M, size_t weight_row_bytes, bool pack,
-           Kernel kernel) {
+void drive(const float* x, size_t N, size_t K, size_t M, size_t weight_row_bytes,
+           PackActivations pack, size_t packed_floats, Kernel kernel) {
   if (N == 0 || M == 0) return;
-  const KernelTable& table = kernels();
   std::vector<float> packed;
-  if (pack && table.linear_pack_x != nullptr) {
-    packed.resize(N * ((K + 15) / 16 * 16));
-    table.linear_pack_x(x, N, K, packed.data());
-    x = packed.data();
+  if (pack != nullptr) {
+    packed.resize(packed_floats);
+    pack(x, N, K, packed.data());
   }
+  const float* xp = pack != nullptr ? packed.data() : nullptr;
   const size_t threads = static_cast<size_t>(num_threads());
   // Weight chunks: a multiple of 8 rows that fits L2, and enough chunks to
   // balance the threads (several per thread: the machine may be shared).
@@ -38,8 +41,41 @@ void drive(const float* x, size_t N, size_t K, size_t M, size_t weight_row_bytes
     const size_t nc = task / m_chunks, c = task % m_chunks;
     const size_t n0 = nc * kLinearChunkRows, n1 = std::min(N, n0 + kLinearChunkRows);
     const size_t m0 = c * mc, m1 = std::min(M, m0 + mc);
-    kernel(x, K, n0, n1, m0, m1);
+    kernel(x, xp, n0, n1, m0, m1);
   });
+}
+
+// Floats linear_pack_x writes for [N, K].
+size_t packed_x_floats(size_t N, size_t K) { return N * ((K + 15) / 16 * 16); }
+
+// A pruned weight is an exact zero in the dense matrix, so where x[n, k] is
+// NaN or Inf and row m stores nothing at k, y[n, m] is NaN (0 * Inf). The
+// expanding kernels (bitmap, nm) multiply those zeros anyway; CSR never
+// visits them, so this sets those outputs. Runs only when x has non-finite
+// values.
+void csr_nonfinite_fixup(const float* x, size_t N, size_t K, const SparseWeights& w, size_t M,
+                         float* y) {
+  const size_t blocks = csr_blocks(K);
+  std::vector<size_t> ks;
+  for (size_t n = 0; n < N; ++n) {
+    ks.clear();
+    for (size_t k = 0; k < K; ++k)
+      if (!std::isfinite(x[n * K + k])) ks.push_back(k);
+    if (ks.empty()) continue;
+    parallel_for((M + 63) / 64, [&](size_t task) {
+      for (size_t m = task * 64; m < std::min(M, task * 64 + 64); ++m) {
+        for (size_t k : ks) {
+          const size_t b = k / kCsrBlock;
+          const uint16_t* first = w.cols + w.offsets[m * blocks + b];
+          const uint16_t* last = w.cols + w.offsets[m * blocks + b + 1];
+          if (!std::binary_search(first, last, static_cast<uint16_t>(k % kCsrBlock))) {
+            y[n * M + m] = std::numeric_limits<float>::quiet_NaN();
+            break;
+          }
+        }
+      }
+    });
+  }
 }
 
 }  // namespace
@@ -48,8 +84,10 @@ void linear_dense(const float* x, size_t N, size_t K, const void* w, WeightType 
                   const float* bias, float* y) {
   const DenseLinearKernel kernel = kernels().linear_dense[static_cast<int>(type)];
   const size_t row_bytes = K * (type == WeightType::kF32 ? 4 : 2);
-  drive(x, N, K, M, row_bytes, true, [&](const float* xs, size_t ldx, size_t n0, size_t n1, size_t m0, size_t m1) {
-    kernel(xs, ldx, w, K, bias, y, M, n0, n1, m0, m1);
+  const PackActivations pack = kernels().linear_pack_x;
+  drive(x, N, K, M, row_bytes, pack, packed_x_floats(N, K), [&](const float* xs, const float* xp, size_t n0, size_t n1, size_t m0, size_t m1) {
+    if (xp != nullptr) kernel(xp, 0, w, K, bias, y, M, n0, n1, m0, m1);
+    else kernel(xs, K, w, K, bias, y, M, n0, n1, m0, m1);
   });
 }
 
@@ -63,15 +101,54 @@ void linear_quant(const float* x, size_t N, size_t K, const QuantWeights& w, siz
     quantize_activations(x, N, K, q.data(), scale.data(), sum.data());
     const Int8Activations xa{q.data(), scale.data(), sum.data()};
     const QuantI8LinearKernel kernel = kernels().linear_quant_i8;
-    drive(x, N, K, M, quant_row_bytes(w, K), false, [&](const float*, size_t, size_t n0, size_t n1, size_t m0, size_t m1) {
+    drive(x, N, K, M, quant_row_bytes(w, K), nullptr, 0, [&](const float*, const float*, size_t n0, size_t n1, size_t m0, size_t m1) {
       kernel(xa, w, K, bias, y, M, n0, n1, m0, m1);
     });
     return;
   }
   const QuantLinearKernel kernel = kernels().linear_quant;
-  drive(x, N, K, M, quant_row_bytes(w, K), true, [&](const float* xs, size_t ldx, size_t n0, size_t n1, size_t m0, size_t m1) {
-    kernel(xs, ldx, w, K, bias, y, M, n0, n1, m0, m1);
+  const PackActivations pack = kernels().linear_pack_x;
+  drive(x, N, K, M, quant_row_bytes(w, K), pack, packed_x_floats(N, K), [&](const float* xs, const float* xp, size_t n0, size_t n1, size_t m0, size_t m1) {
+    if (xp != nullptr) kernel(xp, 0, w, K, bias, y, M, n0, n1, m0, m1);
+    else kernel(xs, K, w, K, bias, y, M, n0, n1, m0, m1);
   });
+}
+
+void linear_sparse(const float* x, size_t N, size_t K, const SparseWeights& weights, size_t M,
+                   const float* bias, float* y) {
+  if (N == 0 || M == 0) return;
+  SparseWeights w = weights;
+  const size_t value_bytes = w.value_type == WeightType::kF32 ? 4 : 2;
+  size_t row_bytes = 0;
+  std::vector<uint8_t> nm_masks;
+  if (w.format == SparseFormat::kNm) {
+    // Code -> group mask for every code of n positions of nm_index_bits each.
+    const uint32_t bits = nm_index_bits(w.group), code_bits = w.n * bits;
+    nm_masks.resize(size_t{1} << code_bits);
+    for (uint32_t code = 0; code < nm_masks.size(); ++code) {
+      uint32_t mask = 0;
+      for (uint32_t i = 0; i < w.n; ++i) mask |= 1u << ((code >> (i * bits)) & (w.group - 1));
+      nm_masks[code] = static_cast<uint8_t>(mask);
+    }
+    w.nm_masks = nm_masks.data();
+    row_bytes = K / w.group * w.n * value_bytes + nm_code_stride(K, w.n, w.group);
+  } else {
+    const size_t entries = w.format == SparseFormat::kCsr ? w.offsets[M * csr_blocks(K)] : w.offsets[M];
+    row_bytes = entries / M * (value_bytes + (w.format == SparseFormat::kCsr ? 2 : 0)) +
+                (w.format == SparseFormat::kBitmap ? bitmap_tiles(K) * 2 : 0);
+  }
+  const KernelTable& table = kernels();
+  const SparseLinearKernel kernel = table.linear_sparse[static_cast<int>(w.format)];
+  PackActivations pack = table.linear_pack_x;
+  size_t packed_floats = packed_x_floats(N, K);
+  if (w.format == SparseFormat::kCsr) {
+    pack = N > kCsrGatherRows ? table.linear_pack_xt : nullptr;
+    packed_floats = (N + 15) / 16 * 16 * K;
+  }
+  drive(x, N, K, M, row_bytes, pack, packed_floats, [&](const float* xs, const float* xp, size_t n0, size_t n1, size_t m0, size_t m1) {
+    kernel(xs, K, xp, w, K, bias, y, M, n0, n1, m0, m1);
+  });
+  if (w.format == SparseFormat::kCsr) csr_nonfinite_fixup(x, N, K, w, M, y);
 }
 
 void matmul_f32(const float* a, const float* b, float* c, size_t M, size_t K, size_t N) {

@@ -4,9 +4,9 @@
 #pragma once
 
 #if defined(__GNUC__) || defined(__clang__)
-#define SPARQ_TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define SPARQ_TARGET_AVX2 __attribute__((target("avx2,fma,f16c,popcnt")))
 #define SPARQ_TARGET_AVX512 \
-  __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq")))
+  __attribute__((target("avx2,fma,f16c,popcnt,avx512f,avx512bw,avx512vl,avx512dq")))
 #else
 #define SPARQ_TARGET_AVX2
 #define SPARQ_TARGET_AVX512
@@ -22,7 +22,7 @@
 // AVX-512 with VNNI (VPDPBUSD): the int8 dot-product kernels.
 #if defined(__GNUC__) || defined(__clang__)
 #define SPARQ_TARGET_AVX512VNNI \
-  __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
+  __attribute__((target("avx2,fma,f16c,popcnt,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 #else
 #define SPARQ_TARGET_AVX512VNNI
 #endif

@@ -8,9 +8,14 @@
 #include "../../target.h"
 #include "dense.h"
 #include "tiles_avx2.h"
+#include "widen.h"
 
 namespace sparq {
 namespace {
+
+using avx2::BF16;
+using avx2::F16;
+using avx2::F32;
 
 // Row-major [M, K] weights of element type T, widened by Widen.
 template <typename T, typename Widen>
@@ -24,23 +29,6 @@ struct DenseWeights {
     T buf[8] = {};
     std::memcpy(buf, r + k, n * sizeof(T));
     return Widen::load(buf);
-  }
-};
-
-struct F32 {
-  SPARQ_TARGET_AVX2 static __m256 load(const float* p) { return _mm256_loadu_ps(p); }
-};
-
-struct F16 {
-  SPARQ_TARGET_AVX2 static __m256 load(const uint16_t* p) {
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  }
-};
-
-struct BF16 {
-  SPARQ_TARGET_AVX2 static __m256 load(const uint16_t* p) {
-    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
   }
 };
 

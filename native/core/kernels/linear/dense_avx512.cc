@@ -9,12 +9,16 @@
 #include "../../target.h"
 #include "dense.h"
 #include "tiles_avx512.h"
+#include "widen.h"
 
 namespace sparq {
 namespace {
 
 using avx512::k_steps;
 using avx512::kLanes;
+using avx512::BF16;
+using avx512::F16;
+using avx512::F32;
 
 // Row-major [M, K] weights of element type T, widened by Widen.
 template <typename T, typename Widen>
@@ -25,34 +29,6 @@ struct DenseWeights {
   Row row(size_t m) const { return base + m * K; }
   SPARQ_TARGET_AVX512 __m512 load(Row r, size_t k) const { return Widen::full(r + k); }
   SPARQ_TARGET_AVX512 __m512 load(Row r, size_t k, __mmask16 m) const { return Widen::masked(r + k, m); }
-};
-
-struct F32 {
-  SPARQ_TARGET_AVX512 static __m512 full(const float* p) { return _mm512_loadu_ps(p); }
-  SPARQ_TARGET_AVX512 static __m512 masked(const float* p, __mmask16 m) {
-    return _mm512_maskz_loadu_ps(m, p);
-  }
-};
-
-struct F16 {
-  SPARQ_TARGET_AVX512 static __m512 full(const uint16_t* p) {
-    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-  }
-  SPARQ_TARGET_AVX512 static __m512 masked(const uint16_t* p, __mmask16 m) {
-    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
-  }
-};
-
-struct BF16 {
-  SPARQ_TARGET_AVX512 static __m512 widen(__m256i h) {
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-  }
-  SPARQ_TARGET_AVX512 static __m512 full(const uint16_t* p) {
-    return widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-  }
-  SPARQ_TARGET_AVX512 static __m512 masked(const uint16_t* p, __mmask16 m) {
-    return widen(_mm256_maskz_loadu_epi16(m, p));
-  }
 };
 
 }  // namespace

@@ -36,6 +36,9 @@ SPARQ_TARGET_AVX2 inline float reduce_add(__m256 v) {
 template <typename W, int MR, int NR>
 SPARQ_TARGET_AVX2 void tile(const float* x, size_t ldx, const W& w, const typename W::Row* w_rows,
                             size_t K, float* out) {
+  typename W::Row rows[MR];  // a policy may advance its rows as k grows (sparse cursors)
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) rows[i] = w_rows[i];
   __m256 acc[MR][NR];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i)
@@ -48,7 +51,7 @@ SPARQ_TARGET_AVX2 void tile(const float* x, size_t ldx, const W& w, const typena
     for (int j = 0; j < NR; ++j) xv[j] = _mm256_loadu_ps(x + j * ldx + k);
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
-      const __m256 wv = w.load(w_rows[i], k);
+      const __m256 wv = w.load(rows[i], k);
 #pragma GCC unroll 8
       for (int j = 0; j < NR; ++j) acc[i][j] = _mm256_fmadd_ps(wv, xv[j], acc[i][j]);
     }
@@ -59,7 +62,7 @@ SPARQ_TARGET_AVX2 void tile(const float* x, size_t ldx, const W& w, const typena
     for (int j = 0; j < NR; ++j) xv[j] = load_f32_tail(x + j * ldx + k, K - k);
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
-      const __m256 wv = w.load_tail(w_rows[i], k, K - k);
+      const __m256 wv = w.load_tail(rows[i], k, K - k);
 #pragma GCC unroll 8
       for (int j = 0; j < NR; ++j) acc[i][j] = _mm256_fmadd_ps(wv, xv[j], acc[i][j]);
     }

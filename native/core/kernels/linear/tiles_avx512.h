@@ -76,6 +76,9 @@ SPARQ_TARGET_AVX512 inline float reduce_add(__m512 v) {
 template <typename W, int MR, int NR>
 SPARQ_TARGET_AVX512 void tile(const float* xg, const W& w, const typename W::Row* w_rows, size_t K,
                               float* out) {
+  typename W::Row rows[MR];  // a policy may advance its rows as k grows (sparse cursors)
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) rows[i] = w_rows[i];
   __m512 acc[MR][NR];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i)
@@ -90,7 +93,7 @@ SPARQ_TARGET_AVX512 void tile(const float* xg, const W& w, const typename W::Row
     for (int j = 0; j < NR; ++j) xv[j] = _mm512_loadu_ps(xs + j * kLanes);
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
-      const __m512 wv = w.load(w_rows[i], k);
+      const __m512 wv = w.load(rows[i], k);
 #pragma GCC unroll 8
       for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_fmadd_ps(wv, xv[j], acc[i][j]);
     }
@@ -104,7 +107,7 @@ SPARQ_TARGET_AVX512 void tile(const float* xg, const W& w, const typename W::Row
     for (int j = 0; j < NR; ++j) xv[j] = _mm512_loadu_ps(xs + j * kLanes);
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
-      const __m512 wv = w.load(w_rows[i], k, m);
+      const __m512 wv = w.load(rows[i], k, m);
 #pragma GCC unroll 8
       for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_fmadd_ps(wv, xv[j], acc[i][j]);
     }

@@ -1,0 +1,38 @@
+// Sparse linear kernels (see SparseLinearKernel in kernels.h), one per format
+// and ISA level, and the helpers they share.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "../../sparse.h"
+
+namespace sparq {
+
+#define SPARQ_DECLARE_SPARSE_LINEAR(name)                                                      \
+  void name(const float* x, size_t ldx, const float* xp, const SparseWeights& w, size_t K,     \
+            const float* bias, float* y, size_t ldy, size_t n0, size_t n1, size_t m0, size_t m1)
+
+SPARQ_DECLARE_SPARSE_LINEAR(linear_sparse_ref);
+SPARQ_DECLARE_SPARSE_LINEAR(linear_bitmap_avx2);
+SPARQ_DECLARE_SPARSE_LINEAR(linear_nm_avx2);
+SPARQ_DECLARE_SPARSE_LINEAR(linear_csr_avx2);
+SPARQ_DECLARE_SPARSE_LINEAR(linear_bitmap_avx512);
+SPARQ_DECLARE_SPARSE_LINEAR(linear_nm_avx512);
+SPARQ_DECLARE_SPARSE_LINEAR(linear_csr_avx512);
+
+#undef SPARQ_DECLARE_SPARSE_LINEAR
+
+// CSR on AVX-512: chunks of more than this many activation rows run the
+// outer-product kernel on activations packed by linear_pack_xt_avx512; smaller
+// chunks gather from x as is.
+constexpr size_t kCsrGatherRows = 3;
+
+// Activations transposed in groups of 16 rows per driver chunk: the group of
+// rows [n, n + 16) starts at float n * K and holds x[n + j, k] at k * 16 + j
+// (rows past N are zero). Needs roundup(N, 16) * K floats.
+void linear_pack_xt_avx512(const float* x, size_t N, size_t K, float* packed);
+
+// Decodes row m into dense[0, K) (float32, zeros where nothing is stored).
+void sparse_row_to_dense(const SparseWeights& w, size_t K, size_t m, float* dense);
+
+}  // namespace sparq

@@ -1,0 +1,254 @@
+// AVX-512 sparse linear.
+// - bitmap and N:M: each 16-element tile of a weight row is expanded into a
+//   dense register (VEXPANDPS puts the tile's packed values in the lanes its
+//   mask selects, zeros elsewhere), then the shared dense tile driver
+//   (tiles_avx512.h) multiplies it: load as sparse, compute as dense.
+// - csr: work proportional to the stored values. Up to kCsrGatherRows
+//   activation rows gather x at the column indices (16 entries per gather);
+//   more rows run an outer product on transposed activations (one FMA updates
+//   16 activation rows per entry).
+// Both CSR paths give entry i of a block lane (i - block start) mod 16 with
+// one accumulator per lane and reduce the lanes in reduce_add's order, so an
+// output is bit-identical whichever path computes it (any N, any threads).
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "../../target.h"
+#include "sparse.h"
+#include "tile_store.h"
+#include "tiles_avx512.h"
+#include "widen.h"
+
+namespace sparq {
+namespace {
+
+using avx512::kLanes;
+
+// Bitmap rows: a cursor into the row's packed values advances by each tile's
+// population count (the driver reads a row's tiles in K order).
+template <typename Widen>
+struct BitmapWeights {
+  using T = typename Widen::T;
+  struct Row {
+    const uint16_t* masks;
+    const T* values;
+  };
+  const SparseWeights* w;
+  size_t tiles;
+
+  Row row(size_t m) const {
+    return {w->masks + m * tiles, static_cast<const T*>(w->values) + w->offsets[m]};
+  }
+  SPARQ_TARGET_AVX512 __m512 load(Row& r, size_t k) const {
+    const unsigned mask = r.masks[k / kBitmapTile];
+    const __m512 v = Widen::full(r.values);  // reads past the row: values are padded
+    r.values += _mm_popcnt_u32(mask);
+    return _mm512_maskz_expand_ps(static_cast<__mmask16>(mask), v);
+  }
+  // Mask bits past K are clear, so the tail needs nothing more.
+  SPARQ_TARGET_AVX512 __m512 load(Row& r, size_t k, __mmask16) const { return load(r, k); }
+};
+
+// N:M rows: a tile of 16 elements holds 16 / group codes and 16 n / group
+// values at a fixed place, so nothing carries from tile to tile.
+template <typename Widen>
+struct NmWeights {
+  using T = typename Widen::T;
+  struct Row {
+    const uint8_t* codes;
+    const T* values;
+  };
+  const SparseWeights* w;
+  size_t code_stride, row_values;
+  uint32_t code_bits, tile_values;
+
+  Row row(size_t m) const {
+    return {w->codes + m * code_stride, static_cast<const T*>(w->values) + m * row_values};
+  }
+  SPARQ_TARGET_AVX512 unsigned mask(const Row& r, size_t t) const {
+    const uint32_t group = w->group, per_tile = 16 / group;
+    const size_t bit = t * per_tile * code_bits;
+    uint32_t raw;
+    std::memcpy(&raw, r.codes + bit / 8, 4);  // at most 24 + 7 bits; codes are padded
+    raw >>= bit % 8;
+    const uint32_t code_mask = (1u << code_bits) - 1u;
+    unsigned m = 0;
+    for (uint32_t i = 0; i < per_tile; ++i)
+      m |= static_cast<unsigned>(w->nm_masks[(raw >> (i * code_bits)) & code_mask]) << (i * group);
+    return m;
+  }
+  SPARQ_TARGET_AVX512 __m512 load(const Row& r, size_t k, __mmask16 valid = 0xFFFF) const {
+    const size_t t = k / kLanes;
+    const __m512 v = Widen::full(r.values + t * tile_values);
+    return _mm512_maskz_expand_ps(static_cast<__mmask16>(mask(r, t) & valid), v);
+  }
+};
+
+template <typename Widen>
+SPARQ_TARGET_AVX512 void bitmap(const float* xp, const SparseWeights& w, size_t K,
+                                const float* bias, float* y, size_t ldy, size_t n0, size_t n1,
+                                size_t m0, size_t m1) {
+  const BitmapWeights<Widen> p{&w, bitmap_tiles(K)};
+  avx512::linear(xp, p, K, bias, y, ldy, n0, n1, m0, m1);
+}
+
+template <typename Widen>
+SPARQ_TARGET_AVX512 void nm(const float* xp, const SparseWeights& w, size_t K, const float* bias,
+                            float* y, size_t ldy, size_t n0, size_t n1, size_t m0, size_t m1) {
+  const size_t groups = K / w.group;
+  const NmWeights<Widen> p{&w, nm_code_stride(K, w.n, w.group), groups * w.n,
+                           w.n * nm_index_bits(w.group), 16 * w.n / w.group};
+  avx512::linear(xp, p, K, bias, y, ldy, n0, n1, m0, m1);
+}
+
+// CSR, R <= kCsrGatherRows activation rows from x as is.
+template <typename Widen, int R>
+SPARQ_TARGET_AVX512 void csr_gather(const float* x, size_t ldx, const SparseWeights& w, size_t K,
+                                    const float* bias, float* y, size_t ldy, size_t n, size_t m0,
+                                    size_t m1) {
+  using T = typename Widen::T;
+  const T* values = static_cast<const T*>(w.values);
+  const size_t blocks = csr_blocks(K);
+  for (size_t m = m0; m < m1; ++m) {
+    __m512 acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+    for (size_t b = 0; b < blocks; ++b) {
+      const size_t o1 = w.offsets[m * blocks + b + 1];
+      const __m512i base = _mm512_set1_epi32(static_cast<int>(b * kCsrBlock));
+      const __m512i last = _mm512_set1_epi32(static_cast<int>(K - 1));
+      for (size_t i = w.offsets[m * blocks + b]; i < o1; i += kLanes) {
+        const __mmask16 valid =
+            o1 - i >= kLanes ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (o1 - i)) - 1u);
+        const __m512i idx = _mm512_min_epu32(_mm512_add_epi32(  // clamped: never read past x
+            _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.cols + i))), base), last);
+        const __m512 wv = Widen::full(values + i);
+        for (int r = 0; r < R; ++r) {
+          const __m512 xv = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid, idx, x + (n + r) * ldx, 4);
+          acc[r] = _mm512_mask3_fmadd_ps(wv, xv, acc[r], valid);
+        }
+      }
+    }
+    float out[R];
+    for (int r = 0; r < R; ++r) out[r] = avx512::reduce_add(acc[r]);
+    store_tile(out, R, 1, bias, y, ldy, n, m);
+  }
+}
+
+// CSR, up to 16 activation rows [n, n + rows) packed transposed at xg.
+template <typename Widen>
+SPARQ_TARGET_AVX512 void csr_outer(const float* xg, const SparseWeights& w, size_t K,
+                                   const float* bias, float* y, size_t ldy, size_t n,
+                                   size_t rows, size_t m0, size_t m1) {
+  using T = typename Widen::T;
+  const T* values = static_cast<const T*>(w.values);
+  const size_t blocks = csr_blocks(K);
+  for (size_t m = m0; m < m1; ++m) {
+    __m512 acc[kLanes];
+#pragma GCC unroll 16
+    for (size_t l = 0; l < kLanes; ++l) acc[l] = _mm512_setzero_ps();
+    for (size_t b = 0; b < blocks; ++b) {
+      const size_t o0 = w.offsets[m * blocks + b], o1 = w.offsets[m * blocks + b + 1];
+      const float* xb = xg + b * kCsrBlock * kLanes;
+      const size_t last = std::min(kCsrBlock, K - b * kCsrBlock) - 1;  // clamp: never read past x
+      alignas(64) float wv[kLanes];
+      size_t i = o0;
+      for (; i + kLanes <= o1; i += kLanes) {
+        _mm512_store_ps(wv, Widen::full(values + i));
+        const uint16_t* c = w.cols + i;
+#pragma GCC unroll 16
+        for (size_t l = 0; l < kLanes; ++l)
+          acc[l] = _mm512_fmadd_ps(_mm512_set1_ps(wv[l]), _mm512_loadu_ps(xb + std::min<size_t>(c[l], last) * kLanes), acc[l]);
+      }
+      if (i < o1) {
+        _mm512_store_ps(wv, Widen::full(values + i));
+        const uint16_t* c = w.cols + i;
+#pragma GCC unroll 16
+        for (size_t l = 0; l < kLanes; ++l)
+          if (i + l < o1)
+            acc[l] = _mm512_fmadd_ps(_mm512_set1_ps(wv[l]), _mm512_loadu_ps(xb + std::min<size_t>(c[l], last) * kLanes), acc[l]);
+      }
+    }
+    // The lanes' tree of reduce_add: l + (l + 8), then + 4, + 2, + 1.
+#pragma GCC unroll 8
+    for (size_t l = 0; l < 8; ++l) acc[l] = _mm512_add_ps(acc[l], acc[l + 8]);
+#pragma GCC unroll 4
+    for (size_t l = 0; l < 4; ++l) acc[l] = _mm512_add_ps(acc[l], acc[l + 4]);
+    acc[0] = _mm512_add_ps(acc[0], acc[2]);
+    acc[1] = _mm512_add_ps(acc[1], acc[3]);
+    alignas(64) float out[kLanes];
+    _mm512_store_ps(out, _mm512_add_ps(acc[0], acc[1]));
+    for (size_t j = 0; j < rows; ++j)
+      y[(n + j) * ldy + m] = bias != nullptr ? out[j] + bias[m] : out[j];
+  }
+}
+
+template <typename Widen>
+SPARQ_TARGET_AVX512 void csr(const float* x, size_t ldx, const float* xp, const SparseWeights& w,
+                             size_t K, const float* bias, float* y, size_t ldy, size_t n0,
+                             size_t n1, size_t m0, size_t m1) {
+  const size_t rows = n1 - n0;
+  if (rows > kCsrGatherRows) {
+    for (size_t n = n0; n < n1; n += kLanes)
+      csr_outer<Widen>(xp + n * K, w, K, bias, y, ldy, n, std::min(kLanes, n1 - n), m0, m1);
+    return;
+  }
+  switch (rows) {
+    case 3: csr_gather<Widen, 3>(x, ldx, w, K, bias, y, ldy, n0, m0, m1); break;
+    case 2: csr_gather<Widen, 2>(x, ldx, w, K, bias, y, ldy, n0, m0, m1); break;
+    case 1: csr_gather<Widen, 1>(x, ldx, w, K, bias, y, ldy, n0, m0, m1); break;
+    default: break;
+  }
+}
+
+// Calls f.template operator()<Widen>() for the value type of w.
+template <typename F>
+SPARQ_TARGET_AVX512 void with_widen(const SparseWeights& w, F&& f) {
+  switch (w.value_type) {
+    case WeightType::kF16: f(avx512::F16{}); break;
+    case WeightType::kBF16: f(avx512::BF16{}); break;
+    case WeightType::kF32: f(avx512::F32{}); break;
+  }
+}
+
+}  // namespace
+
+void linear_pack_xt_avx512(const float* x, size_t N, size_t K, float* xt) {
+  for (size_t n0 = 0; n0 < N; n0 += kLanes) {
+    const size_t rows = std::min(kLanes, N - n0);
+    float* g = xt + n0 * K;
+    for (size_t k = 0; k < K; ++k) {
+      for (size_t j = 0; j < rows; ++j) g[k * kLanes + j] = x[(n0 + j) * K + k];
+      for (size_t j = rows; j < kLanes; ++j) g[k * kLanes + j] = 0.0f;
+    }
+  }
+}
+
+SPARQ_TARGET_AVX512 void linear_bitmap_avx512(const float*, size_t, const float* xp,
+                                              const SparseWeights& w, size_t K, const float* bias,
+                                              float* y, size_t ldy, size_t n0, size_t n1,
+                                              size_t m0, size_t m1) {
+  with_widen(w, [&](auto widen) {
+    bitmap<decltype(widen)>(xp, w, K, bias, y, ldy, n0, n1, m0, m1);
+  });
+}
+
+SPARQ_TARGET_AVX512 void linear_nm_avx512(const float*, size_t, const float* xp,
+                                          const SparseWeights& w, size_t K, const float* bias,
+                                          float* y, size_t ldy, size_t n0, size_t n1, size_t m0,
+                                          size_t m1) {
+  with_widen(w, [&](auto widen) { nm<decltype(widen)>(xp, w, K, bias, y, ldy, n0, n1, m0, m1); });
+}
+
+SPARQ_TARGET_AVX512 void linear_csr_avx512(const float* x, size_t ldx, const float* xp,
+                                           const SparseWeights& w, size_t K, const float* bias,
+                                           float* y, size_t ldy, size_t n0, size_t n1, size_t m0,
+                                           size_t m1) {
+  with_widen(w, [&](auto widen) {
+    csr<decltype(widen)>(x, ldx, xp, w, K, bias, y, ldy, n0, n1, m0, m1);
+  });
+}
+
+}  // namespace sparq

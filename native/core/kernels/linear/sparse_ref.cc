@@ -1,0 +1,78 @@
+// Scalar sparse linear: the reference path for every format. Each weight row
+// is decoded into a dense float32 row, then multiplied as dense_ref does
+// (eight interleaved partial sums, a fixed pairwise reduction): pruned
+// weights are zeros, so NaN and Inf in x propagate exactly as with the dense
+// matrix.
+#include <cstring>
+#include <vector>
+
+#include "../../half.h"
+#include "sparse.h"
+
+namespace sparq {
+namespace {
+
+inline float value_at(const SparseWeights& w, size_t i) {
+  switch (w.value_type) {
+    case WeightType::kF16: return f16_to_f32_scalar(static_cast<const uint16_t*>(w.values)[i]);
+    case WeightType::kBF16: return bf16_to_f32_scalar(static_cast<const uint16_t*>(w.values)[i]);
+    case WeightType::kF32: break;
+  }
+  return static_cast<const float*>(w.values)[i];
+}
+
+}  // namespace
+
+void sparse_row_to_dense(const SparseWeights& w, size_t K, size_t m, float* dense) {
+  std::memset(dense, 0, K * sizeof(float));
+  switch (w.format) {
+    case SparseFormat::kBitmap: {
+      const uint16_t* masks = w.masks + m * bitmap_tiles(K);
+      size_t v = w.offsets[m];
+      for (size_t k = 0; k < K; ++k)
+        if ((masks[k / kBitmapTile] >> (k % kBitmapTile)) & 1u) dense[k] = value_at(w, v++);
+      break;
+    }
+    case SparseFormat::kCsr: {
+      const size_t blocks = csr_blocks(K);
+      for (size_t b = 0; b < blocks; ++b)
+        for (size_t i = w.offsets[m * blocks + b]; i < w.offsets[m * blocks + b + 1]; ++i)
+          if (b * kCsrBlock + w.cols[i] < K) dense[b * kCsrBlock + w.cols[i]] = value_at(w, i);
+      break;
+    }
+    case SparseFormat::kNm: {
+      const uint32_t bits = nm_index_bits(w.group), code_bits = w.n * bits;
+      const uint8_t* codes = w.codes + m * nm_code_stride(K, w.n, w.group);
+      const size_t groups = K / w.group;
+      size_t v = m * groups * w.n;
+      for (size_t g = 0; g < groups; ++g) {
+        const uint32_t code = nm_code(codes, g, code_bits);
+        for (uint32_t i = 0; i < w.n; ++i, ++v)
+          dense[g * w.group + ((code >> (i * bits)) & (w.group - 1))] = value_at(w, v);
+      }
+      break;
+    }
+  }
+}
+
+void linear_sparse_ref(const float* x, size_t ldx, const float*, const SparseWeights& w, size_t K,
+                       const float* bias, float* y, size_t ldy, size_t n0, size_t n1, size_t m0,
+                       size_t m1) {
+  std::vector<float> row(K);
+  for (size_t m = m0; m < m1; ++m) {
+    sparse_row_to_dense(w, K, m, row.data());
+    for (size_t n = n0; n < n1; ++n) {
+      const float* xr = x + n * ldx;
+      float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      size_t k = 0;
+      for (; k + 8 <= K; k += 8)
+        for (int j = 0; j < 8; ++j) acc[j] += row[k + j] * xr[k + j];
+      for (int j = 0; k + j < K; ++j) acc[j] += row[k + j] * xr[k + j];
+      float s = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+      if (bias != nullptr) s += bias[m];
+      y[n * ldy + m] = s;
+    }
+  }
+}
+
+}  // namespace sparq

@@ -1,0 +1,67 @@
+// Sparse weight matrices [M, K]: the storage formats the sparse linear kernels
+// read. Pruned weights are structurally zero; the stored values are the rest,
+// in K order within each row, as float32, float16 or bfloat16.
+//
+// Every array the kernels read past its logical end is padded (values and
+// column indices by kSparsePad zero elements, N:M codes by 8 zero bytes), so
+// a kernel can load whole vectors without a tail case.
+//
+// bitmap:  masks[m * T + t] (T = ceil(K / 16) uint16 per row): bit b is set
+//          when element k = 16 t + b is stored; bits past K are 0.
+//          offsets[m] .. offsets[m + 1] (M + 1 uint32): row m's values.
+// csr:     K is cut into blocks of 65536 columns (B = ceil(K / 65536) per row;
+//          one block when K <= 65536). offsets[m * B + b] .. offsets[m * B + b
+//          + 1] (M * B + 1 uint32): row m's entries in block b; cols[i] =
+//          k - 65536 b (uint16), increasing within a row.
+// nm:      exactly n values in every group of `group` consecutive elements of
+//          a row (group 4 or 8, 1 <= n < group, K a multiple of group; a group
+//          with fewer nonzeros stores explicit zeros). Row m's values start at
+//          m * (K / group) * n. Each group has a code of n * b bits (b =
+//          log2(group)): its n positions in increasing order, position i in
+//          bits [i b, (i + 1) b). Codes are a little-endian bit stream per row
+//          (group g at bit g * n * b), rows code_stride = ceil(K / group * n *
+//          b / 8) bytes apart. n * b <= 12.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels.h"
+
+namespace sparq {
+
+enum class SparseFormat : int { kBitmap = 0, kCsr = 1, kNm = 2 };
+
+constexpr size_t kSparsePad = 16;          // zero elements after values and cols
+constexpr size_t kCsrBlock = 65536;        // columns per CSR block
+constexpr size_t kBitmapTile = 16;         // elements per bitmap mask word
+
+struct SparseWeights {
+  SparseFormat format;
+  WeightType value_type;
+  const void* values;
+  const uint32_t* offsets;  // bitmap, csr
+  const uint16_t* masks;    // bitmap
+  const uint16_t* cols;     // csr
+  const uint8_t* codes;     // nm
+  uint32_t n, group;        // nm
+  // nm: code -> group mask (bit j = position j stored), 1 << (n * b) entries;
+  // filled by the driver (linear.cc) before the kernels run.
+  const uint8_t* nm_masks;
+};
+
+inline size_t bitmap_tiles(size_t K) { return (K + kBitmapTile - 1) / kBitmapTile; }
+inline size_t csr_blocks(size_t K) { return (K + kCsrBlock - 1) / kCsrBlock; }
+inline uint32_t nm_index_bits(uint32_t group) { return group == 4 ? 2 : 3; }
+inline size_t nm_code_stride(size_t K, uint32_t n, uint32_t group) {
+  return (K / group * n * nm_index_bits(group) + 7) / 8;
+}
+
+// The nm code of group g of a row (codes of that row at `row`).
+inline uint32_t nm_code(const uint8_t* row, size_t g, uint32_t code_bits) {
+  const size_t bit = g * code_bits;
+  uint32_t v = 0;
+  for (size_t i = 0; i < 3; ++i) v |= static_cast<uint32_t>(row[bit / 8 + i]) << (8 * i);
+  return (v >> (bit % 8)) & ((1u << code_bits) - 1u);
+}
+
+}  // namespace sparq

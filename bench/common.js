@@ -62,6 +62,16 @@ export function fillBf16Exact(f, next, scale = 1) {
 }
 
 /**
+ * Makes every value of `f` exactly representable in bfloat16 by clearing the
+ * low 16 bits of its float32 pattern (rounding toward zero), in place; returns `f`.
+ */
+export function truncateToBf16(f) {
+  const u = new Uint32Array(f.buffer, f.byteOffset, f.length);
+  for (let i = 0; i < u.length; i++) u[i] &= 0xffff0000;
+  return f;
+}
+
+/**
  * Fills `f` with normal values of mean 0 and standard deviation `sigma`
  * (Box-Muller over the uint32 generator `next`).
  */

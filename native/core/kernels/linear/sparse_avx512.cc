@@ -153,23 +153,20 @@ SPARQ_TARGET_AVX512 void csr_outer(const float* xg, const SparseWeights& w, size
       const size_t o0 = w.offsets[m * blocks + b], o1 = w.offsets[m * blocks + b + 1];
       const float* xb = xg + b * kCsrBlock * kLanes;
       const size_t last = std::min(kCsrBlock, K - b * kCsrBlock) - 1;  // clamp: never read past x
-      alignas(64) float wv[kLanes];
       size_t i = o0;
       for (; i + kLanes <= o1; i += kLanes) {
-        _mm512_store_ps(wv, Widen::full(values + i));
+        const T* v = values + i;
         const uint16_t* c = w.cols + i;
 #pragma GCC unroll 16
         for (size_t l = 0; l < kLanes; ++l)
-          acc[l] = _mm512_fmadd_ps(_mm512_set1_ps(wv[l]), _mm512_loadu_ps(xb + std::min<size_t>(c[l], last) * kLanes), acc[l]);
+          acc[l] = _mm512_fmadd_ps(Widen::broadcast(v + l), _mm512_loadu_ps(xb + std::min<size_t>(c[l], last) * kLanes), acc[l]);
       }
-      if (i < o1) {
-        _mm512_store_ps(wv, Widen::full(values + i));
-        const uint16_t* c = w.cols + i;
+      const T* v = values + i;
+      const uint16_t* c = w.cols + i;
 #pragma GCC unroll 16
-        for (size_t l = 0; l < kLanes; ++l)
-          if (i + l < o1)
-            acc[l] = _mm512_fmadd_ps(_mm512_set1_ps(wv[l]), _mm512_loadu_ps(xb + std::min<size_t>(c[l], last) * kLanes), acc[l]);
-      }
+      for (size_t l = 0; l < kLanes; ++l)
+        if (i + l < o1)
+          acc[l] = _mm512_fmadd_ps(Widen::broadcast(v + l), _mm512_loadu_ps(xb + std::min<size_t>(c[l], last) * kLanes), acc[l]);
     }
     // The lanes' tree of reduce_add: l + (l + 8), then + 4, + 2, + 1.
 #pragma GCC unroll 8

@@ -13,9 +13,11 @@ namespace avx512 {
 
 // 16 values; `masked` zero-fills the lanes whose mask bit is clear (and does
 // not read them).
+// `broadcast` puts *p in every lane.
 struct F32 {
   using T = float;
   SPARQ_TARGET_AVX512 static __m512 full(const float* p) { return _mm512_loadu_ps(p); }
+  SPARQ_TARGET_AVX512 static __m512 broadcast(const float* p) { return _mm512_set1_ps(*p); }
   SPARQ_TARGET_AVX512 static __m512 masked(const float* p, __mmask16 m) {
     return _mm512_maskz_loadu_ps(m, p);
   }
@@ -29,6 +31,9 @@ struct F16 {
   SPARQ_TARGET_AVX512 static __m512 masked(const uint16_t* p, __mmask16 m) {
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
   }
+  SPARQ_TARGET_AVX512 static __m512 broadcast(const uint16_t* p) {
+    return _mm512_cvtph_ps(_mm256_set1_epi16(static_cast<short>(*p)));
+  }
 };
 
 struct BF16 {
@@ -41,6 +46,9 @@ struct BF16 {
   }
   SPARQ_TARGET_AVX512 static __m512 masked(const uint16_t* p, __mmask16 m) {
     return widen(_mm256_maskz_loadu_epi16(m, p));
+  }
+  SPARQ_TARGET_AVX512 static __m512 broadcast(const uint16_t* p) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_set1_epi16(static_cast<short>(*p)), 16));
   }
 };
 

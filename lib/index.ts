@@ -5,5 +5,7 @@ export { linear, linearAsync, matmul, matmulAsync } from './linear.js';
 export type { LinearOptions, LinearWeight } from './linear.js';
 export { quantize, QuantizedTensor, NF4_LEVELS, sqnr, relativeError } from './quantize.js';
 export type { QuantizeOptions, QuantScheme, ScaleType } from './quantize.js';
+export { kmeans, kmeansAsync, cluster, clusterAsync, ClusteredTensor } from './cluster.js';
+export type { KmeansOptions, KmeansResult, ClusterOptions, ClusterGranularity } from './cluster.js';
 export { cpuInfo, getNumThreads, setNumThreads } from './runtime.js';
 export type { CpuInfo, IsaLevel } from './runtime.js';

@@ -3,6 +3,8 @@
 
 #include "kernels.h"
 #include "kernels/convert/convert_kernels.h"
+#include "kernels/kmeans/assign.h"
+#include "kernels/linear/clustered.h"
 #include "kernels/linear/dense.h"
 #include "kernels/linear/quant.h"
 
@@ -14,6 +16,8 @@ const KernelTable kScalarKernels = {
     nullptr,
     linear_quant_ref,
     linear_quant_i8_ref,
+    linear_clustered_ref,
+    kmeans_assign_ref,
     f32_to_f16_ref, f16_to_f32_ref, f32_to_bf16_ref, bf16_to_f32_ref,
 };
 
@@ -23,6 +27,8 @@ const KernelTable kAvx2Kernels = {
     nullptr,
     linear_quant_avx2,
     linear_quant_i8_ref,
+    linear_clustered_avx2,
+    kmeans_assign_avx2,
     f32_to_f16_avx2, f16_to_f32_avx2, f32_to_bf16_avx2, bf16_to_f32_avx2,
 };
 
@@ -32,6 +38,8 @@ const KernelTable kAvx512Kernels = {
     linear_pack_x_avx512,
     linear_quant_avx512,
     linear_quant_i8_ref,  // replaced by the VNNI kernel when the CPU has VNNI (select())
+    linear_clustered_avx512,
+    kmeans_assign_avx512,
     f32_to_f16_avx512, f16_to_f32_avx512, f32_to_bf16_avx512, bf16_to_f32_avx512,
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "clustered.h"
 #include "kernels/linear/quant.h"
 #include "quant.h"
 #include "thread_pool.h"
@@ -70,6 +71,14 @@ void linear_quant(const float* x, size_t N, size_t K, const QuantWeights& w, siz
   }
   const QuantLinearKernel kernel = kernels().linear_quant;
   drive(x, N, K, M, quant_row_bytes(w, K), true, [&](const float* xs, size_t ldx, size_t n0, size_t n1, size_t m0, size_t m1) {
+    kernel(xs, ldx, w, K, bias, y, M, n0, n1, m0, m1);
+  });
+}
+
+void linear_clustered(const float* x, size_t N, size_t K, const ClusteredWeights& w, size_t M,
+                      const float* bias, float* y) {
+  const ClusteredLinearKernel kernel = kernels().linear_clustered;
+  drive(x, N, K, M, clustered_row_bytes(K, w.dim, w.bits), true, [&](const float* xs, size_t ldx, size_t n0, size_t n1, size_t m0, size_t m1) {
     kernel(xs, ldx, w, K, bias, y, M, n0, n1, m0, m1);
   });
 }

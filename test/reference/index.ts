@@ -1,3 +1,4 @@
 export * from './half.js';
 export * from './linear.js';
 export * from './quant.js';
+export * from './cluster.js';

@@ -98,12 +98,33 @@ BookResult cluster_book_1d(const void* w, ValueType vt, size_t r0, size_t r1, si
     stored[c] = v;
     store_entry(codebook, opt.codebook_type, book * E + c, v);
   }
-  std::vector<uint8_t> idx(K);
-  for (size_t m = r0; m < r1; ++m) {
-    for (size_t k = 0; k < K; ++k)
-      idx[k] = static_cast<uint8_t>(nearest_sorted(stored.data(), E, value_at(vals, vt, (m - r0) * K + k)));
-    clustered_pack_row(idx.data(), K, opt.bits, indices + m * row_bytes);
+  // Nearest stored entry: a table over all 16-bit patterns when the book is
+  // large, else a binary search per value; rows in parallel (inline when this
+  // book already runs on the pool).
+  std::vector<uint8_t> lut;
+  if (vt != ValueType::kF32 && n >= 65536) {
+    lut.resize(65536);
+    for (uint32_t b = 0; b < 65536; ++b) {
+      const uint16_t pattern = static_cast<uint16_t>(b);
+      const double v = vt == ValueType::kBF16 ? bf16_to_f32_scalar(pattern) : f16_to_f32_scalar(pattern);
+      lut[b] = std::isfinite(v) ? static_cast<uint8_t>(nearest_sorted(stored.data(), E, v)) : 0;
+    }
   }
+  constexpr size_t kRows = 16;
+  parallel_for((r1 - r0 + kRows - 1) / kRows, [&](size_t task) {
+    std::vector<uint8_t> idx(K);
+    for (size_t m = r0 + task * kRows; m < std::min(r1, r0 + (task + 1) * kRows); ++m) {
+      const size_t base = (m - r0) * K;
+      if (!lut.empty()) {
+        const uint16_t* h = static_cast<const uint16_t*>(vals) + base;
+        for (size_t k = 0; k < K; ++k) idx[k] = lut[h[k]];
+      } else {
+        for (size_t k = 0; k < K; ++k)
+          idx[k] = static_cast<uint8_t>(nearest_sorted(stored.data(), E, value_at(vals, vt, base + k)));
+      }
+      clustered_pack_row(idx.data(), K, opt.bits, indices + m * row_bytes);
+    }
+  });
   return r;
 }
 

@@ -169,9 +169,12 @@ struct Layer {
   const double* prev;
   double* cur;
   uint32_t* opt;
+  const uint32_t* opt_prev;  // the previous layer's minimisers (null for the first)
 
   size_t solve_one(size_t j, size_t ilo, size_t ihi) const {
     const size_t hi = std::min(ihi, j);
+    // With one more cluster the last one starts no earlier: opt[q][j] >= opt[q-1][j].
+    if (opt_prev != nullptr) ilo = std::max<size_t>(ilo, std::min<size_t>(opt_prev[j], hi));
     double best = std::numeric_limits<double>::infinity();
     size_t bi = ilo;
     for (size_t i = ilo; i <= hi; ++i) {
@@ -275,7 +278,7 @@ size_t kmeans1d_sorted(const double* x, const double* w, size_t n, size_t k,
       // layer only at j = n - 1.
       const size_t jhi = n - kk + q;
       const size_t jlo = q == kk - 1 ? n - 1 : q;
-      const Layer L{P, prev.data(), cur.data(), opt.data() + (q - 1) * n};
+      const Layer L{P, prev.data(), cur.data(), opt.data() + (q - 1) * n, q >= 2 ? opt.data() + (q - 2) * n : nullptr};
       solve_layer(L, jlo, jhi, q, jhi);
       std::swap(prev, cur);
     }
@@ -329,16 +332,29 @@ int kmeans1d(const void* values, ValueType t, size_t n, const float* weights, si
       lower[c] = u.x[starts[c]];
       upper[c] = u.x[starts[c + 1] - 1];
     }
+    const auto cluster_of = [&](double v) {
+      size_t c = static_cast<size_t>(std::lower_bound(upper.begin(), upper.end(), v) - upper.begin());
+      if (c == kk) c = kk - 1;
+      else if (c > 0 && v < lower[c]) c = (v - (*centroids)[c - 1] <= (*centroids)[c] - v) ? c - 1 : c;
+      return static_cast<int32_t>(c);
+    };
     constexpr size_t kChunk = 1 << 16;
-    parallel_for((n + kChunk - 1) / kChunk, [&](size_t ch) {
-      for (size_t i = ch * kChunk; i < std::min(n, (ch + 1) * kChunk); ++i) {
-        const double v = value_at(values, t, i);
-        size_t c = static_cast<size_t>(std::lower_bound(upper.begin(), upper.end(), v) - upper.begin());
-        if (c == kk) c = kk - 1;
-        else if (c > 0 && v < lower[c]) c = (v - (*centroids)[c - 1] <= (*centroids)[c] - v) ? c - 1 : c;
-        assignments[i] = static_cast<int32_t>(c);
+    if (t != ValueType::kF32 && n >= 65536) {
+      // 16-bit values: one table lookup per value (every pattern is finite here).
+      std::vector<int32_t> lut(65536);
+      for (uint32_t b = 0; b < 65536; ++b) {
+        const double v = t == ValueType::kBF16 ? bf16_to_f32_scalar(static_cast<uint16_t>(b)) : f16_to_f32_scalar(static_cast<uint16_t>(b));
+        lut[b] = std::isfinite(v) ? cluster_of(v) : 0;
       }
-    });
+      const uint16_t* h = static_cast<const uint16_t*>(values);
+      parallel_for((n + kChunk - 1) / kChunk, [&](size_t ch) {
+        for (size_t i = ch * kChunk; i < std::min(n, (ch + 1) * kChunk); ++i) assignments[i] = lut[h[i]];
+      });
+    } else {
+      parallel_for((n + kChunk - 1) / kChunk, [&](size_t ch) {
+        for (size_t i = ch * kChunk; i < std::min(n, (ch + 1) * kChunk); ++i) assignments[i] = cluster_of(value_at(values, t, i));
+      });
+    }
   }
   return kKmeansOk;
 }

@@ -13,7 +13,9 @@ export interface KmeansOptions {
   dim?: number;
   /** Per-point weights (finite, >= 0, not all zero), one per point. */
   weights?: Float32Array | Tensor<'float32'>;
-  /** Seeding of vector k-means (only 'kmeans++'). */
+  /** 'exact' (default for dim 1: the optimal clustering) or 'lloyd' (k-means++ and Lloyd iterations; the only choice for dim > 1). */
+  method?: 'exact' | 'lloyd';
+  /** Seeding of Lloyd (only 'kmeans++'). */
   init?: 'kmeans++';
   /** Lloyd iterations after seeding (default 50). */
   maxIter?: number;
@@ -96,11 +98,15 @@ function prepareKmeans(points: unknown, opts: unknown): KmeansCall {
   if (data.length % dim !== 0) throw rangeError('opts.dim', `a divisor of the number of values (${data.length})`, dim);
   const n = data.length / dim;
   const weights = checkWeights('opts.weights', o.weights, n);
+  const method = o.method ?? (dim === 1 ? 'exact' : 'lloyd');
+  if (method !== 'exact' && method !== 'lloyd') throw rangeError('opts.method', "'exact' or 'lloyd'", method);
+  if (method === 'exact' && dim !== 1) throw rangeError('opts.method', "'lloyd' for dim > 1 (exact needs dim 1)", method);
 
-  if (dim === 1) {
+  if (method === 'exact') {
     const centroids = new Float64Array(k), assignments = new Int32Array(n), stats = new Float64Array(4);
     const finish = (): KmeansResult => {
       if (stats[0] === 1) throw rangeError('points', 'finite values', received(`a NaN or Infinity at index ${stats[1]}`));
+      if (stats[0] === 3) throw rangeError('opts.k', '(k - 1) × distinct values <= 2^31 for exact 1-D k-means (use fewer clusters, 16-bit values, or a row/group granularity)', k);
       const clusters = stats[3];
       return {
         centroids: Float32Array.from(centroids.subarray(0, clusters)), assignments, inertia: stats[2], clusters,
@@ -134,7 +140,7 @@ function prepareKmeans(points: unknown, opts: unknown): KmeansCall {
 
 /**
  * k-means of `points` (n × dim values, row-major; a Float32Array or a float32
- * / float16 / bfloat16 Tensor, flattened). dim = 1 is solved exactly
+ * / float16 / bfloat16 Tensor, flattened). dim = 1 is solved exactly by default
  * (sorted distinct values with their weights, then an O(k·n log n) dynamic
  * program); dim > 1 runs k-means++ seeding and Lloyd iterations with SIMD
  * distances on the thread pool. Deterministic for a given seed, whatever the
@@ -307,6 +313,7 @@ function prepareCluster(w: unknown, opts: unknown): ClusterCall {
   const vtype = NativeValueType[wt.dtype as 'float32' | 'float16' | 'bfloat16'];
   const finish = (): ClusteredTensor => {
     if (stats[0] === 1) throw rangeError('w', 'finite weights', received(`a NaN or Infinity at index ${stats[1]}`));
+    if (stats[0] === 3) throw rangeError('opts.bits', "(2^bits - 1) × distinct values per codebook <= 2^31 for exact clustering (use fewer bits, float16 weights, or granularity 'row' / 'group')", bits);
     if (codebook instanceof Uint16Array) {
       for (let i = 0; i < codebook.length; i++) {
         if ((codebook[i] & 0x7c00) === 0x7c00) throw rangeError('opts.codebookType', "'float32' (a centroid overflows float16)", received("'float16'"));

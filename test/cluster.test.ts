@@ -135,6 +135,13 @@ describe('kmeans on vectors (k-means++ and Lloyd)', () => {
     expect(Array.from(d.centroids)).not.toEqual(Array.from(a.centroids));
   });
 
+  it("runs Lloyd in 1-D with method 'lloyd', never below the exact optimum", () => {
+    const v = randomArray(3000, 12);
+    const l = kmeans(v, { k: 8, method: 'lloyd', seed: 3 }), e = kmeans(v, { k: 8 });
+    expect(l.inertia).toBeGreaterThanOrEqual(e.inertia * (1 - 1e-6));
+    expect(l.inertia).toBeLessThan(e.inertia * 1.2);
+  });
+
   it('returns fewer clusters than k when there are fewer distinct points', () => {
     const p = Float32Array.of(1, 1, 2, 2, 1, 1, 5, 5);
     const res = kmeans(p, { k: 6, dim: 2 });
@@ -292,6 +299,7 @@ describe('clustering rejects bad input with clear errors', () => {
     expect(() => kmeans([1, 2] as unknown as Float32Array, { k: 2 })).toThrow(TypeError);
     expect(() => kmeans(Float32Array.of(1, 2), { k: 2, init: 'random' as 'kmeans++' })).toThrow(RangeError);
     expect(() => kmeans(Float32Array.of(1, 2), undefined as unknown as { k: number })).toThrow(TypeError);
+    expect(() => kmeans(Float32Array.of(1, 2, 3, 4), { k: 2, dim: 2, method: 'exact' })).toThrow(/'lloyd' for dim > 1/);
   });
   it('cluster', () => {
     expect(() => cluster(w, { bits: 0 })).toThrow(/Expected an integer in \[1, 8\] for opts\.bits but received 0/);

@@ -88,6 +88,10 @@ BookResult cluster_book_1d(const void* w, ValueType vt, size_t r0, size_t r1, si
     return r;
   }
   if (u.x.empty()) unique_weighted(vals, vt, n, nullptr, &u, &r.bad);  // every importance zero
+  if (!kmeans1d_fits(E, u.x.size())) {
+    r.status = kKmeansTooLarge;
+    return r;
+  }
   std::vector<size_t> starts;
   std::vector<double> cent;
   double inertia;

@@ -322,6 +322,7 @@ int kmeans1d(const void* values, ValueType t, size_t n, const float* weights, si
   const int status = unique_weighted(values, t, n, weights, &u, bad_index);
   if (status != kKmeansOk) return status;
   if (u.x.empty()) return kKmeansNoWeight;
+  if (!kmeans1d_fits(k, u.x.size())) return kKmeansTooLarge;
   std::vector<size_t> starts;
   const size_t kk = kmeans1d_sorted(u.x.data(), u.w.data(), u.x.size(), k, &starts, centroids, inertia);
   if (assignments != nullptr) {

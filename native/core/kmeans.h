@@ -20,7 +20,17 @@ enum KmeansStatus : int {
   kKmeansOk = 0,
   kKmeansNonFinite = 1,   // a NaN or Inf value
   kKmeansNoWeight = 2,    // every weight is zero
+  kKmeansTooLarge = 3,    // (min(k, distinct) - 1) * distinct > kKmeansMaxDpCells
 };
+
+// Largest DP table (minimiser indices, 4 bytes each: 8 GiB) the exact 1-D
+// clustering may allocate.
+constexpr size_t kKmeansMaxDpCells = size_t{1} << 31;
+
+inline bool kmeans1d_fits(size_t k, size_t distinct) {
+  const size_t kk = k < distinct ? k : distinct;
+  return kk <= 1 || (kk - 1) <= kKmeansMaxDpCells / distinct;
+}
 
 // Sorted distinct values with their total weights (all > 0).
 struct WeightedValues {

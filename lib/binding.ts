@@ -49,6 +49,20 @@ export interface NativeSparseWeights {
   group: number;
 }
 
+/** Clustered weights as native/core/clustered.h describes them. */
+export interface NativeClusteredWeights {
+  indices: Uint8Array;
+  codebook: Float32Array | Uint16Array;
+  codebookType: number;
+  bits: number;
+  dim: number;
+  rowsPerBook: number;
+}
+
+/** Value types shared with native/core/kmeans.h (ValueType). */
+export const NativeValueType = { float32: 0, float16: 1, bfloat16: 2 } as const;
+export type NativeValueType = (typeof NativeValueType)[keyof typeof NativeValueType];
+
 export interface NativeAddon {
   cpuInfo(): NativeCpuInfo;
   getNumThreads(): number;
@@ -82,6 +96,41 @@ export interface NativeAddon {
     bias: Float32Array | null, y: Float32Array, async: true,
   ): Promise<Float32Array>;
   dequantize(q: NativeQuantWeights, m: number, k: number, out: Float32Array): Float32Array;
+  kmeans1d(
+    values: Float32Array | Uint16Array, vtype: NativeValueType, weights: Float32Array | null, k: number,
+    centroids: Float64Array, assignments: Int32Array | null, stats: Float64Array, async: false,
+  ): Float64Array;
+  kmeans1d(
+    values: Float32Array | Uint16Array, vtype: NativeValueType, weights: Float32Array | null, k: number,
+    centroids: Float64Array, assignments: Int32Array | null, stats: Float64Array, async: true,
+  ): Promise<Float64Array>;
+  kmeans(
+    points: Float32Array, n: number, dim: number, weights: Float32Array | null, k: number, maxIter: number,
+    tolerance: number, seed: number, centroids: Float32Array, assignments: Int32Array, stats: Float64Array, async: false,
+  ): Float64Array;
+  kmeans(
+    points: Float32Array, n: number, dim: number, weights: Float32Array | null, k: number, maxIter: number,
+    tolerance: number, seed: number, centroids: Float32Array, assignments: Int32Array, stats: Float64Array, async: true,
+  ): Promise<Float64Array>;
+  cluster(
+    w: Float32Array | Uint16Array, vtype: NativeValueType, m: number, k: number, importance: Float32Array | null,
+    bits: number, dim: number, rowsPerBook: number, codebookType: number, maxIter: number, tolerance: number,
+    seed: number, codebook: Float32Array | Uint16Array, indices: Uint8Array, stats: Float64Array, async: false,
+  ): Float64Array;
+  cluster(
+    w: Float32Array | Uint16Array, vtype: NativeValueType, m: number, k: number, importance: Float32Array | null,
+    bits: number, dim: number, rowsPerBook: number, codebookType: number, maxIter: number, tolerance: number,
+    seed: number, codebook: Float32Array | Uint16Array, indices: Uint8Array, stats: Float64Array, async: true,
+  ): Promise<Float64Array>;
+  linearClustered(
+    x: Float32Array, n: number, k: number, c: NativeClusteredWeights, m: number,
+    bias: Float32Array | null, y: Float32Array, async: false,
+  ): Float32Array;
+  linearClustered(
+    x: Float32Array, n: number, k: number, c: NativeClusteredWeights, m: number,
+    bias: Float32Array | null, y: Float32Array, async: true,
+  ): Promise<Float32Array>;
+  dequantizeClustered(c: NativeClusteredWeights, m: number, k: number, out: Float32Array): Float32Array;
   matmul(a: Float32Array, b: Float32Array, c: Float32Array, m: number, k: number, n: number, async: false): Float32Array;
   matmul(a: Float32Array, b: Float32Array, c: Float32Array, m: number, k: number, n: number, async: true): Promise<Float32Array>;
 }

@@ -7,5 +7,7 @@ export { quantize, QuantizedTensor, NF4_LEVELS, sqnr, relativeError } from './qu
 export type { QuantizeOptions, QuantScheme, ScaleType } from './quantize.js';
 export { prune, SparseTensor } from './sparse.js';
 export type { FromDenseOptions, NmPattern, PruneOptions, PrunePattern, SparseConvertOptions, SparseFormat, SparseValueType } from './sparse.js';
+export { kmeans, kmeansAsync, cluster, clusterAsync, ClusteredTensor } from './cluster.js';
+export type { KmeansOptions, KmeansResult, ClusterOptions, ClusterGranularity } from './cluster.js';
 export { cpuInfo, getNumThreads, setNumThreads } from './runtime.js';
 export type { CpuInfo, IsaLevel } from './runtime.js';

@@ -1,14 +1,15 @@
-// linear (y = x·wᵀ + bias) over dense, quantized and sparse weights, and
-// matmul. Each weight format plugs into the same `linear` through
+// linear (y = x·wᵀ + bias) over dense, quantized, sparse and clustered
+// weights, and matmul. Each weight format plugs into the same `linear` through
 // `prepareLinear`, which validates and returns the native call to make.
 import { native, NativeWeightType } from './binding.js';
 import { rangeError, received, typeError } from './errors.js';
+import { ClusteredTensor } from './cluster.js';
 import { QuantizedTensor } from './quantize.js';
 import { SparseTensor } from './sparse.js';
 import { checkTensor, Tensor } from './tensor.js';
 
 /** Weight types `linear` accepts. */
-export type LinearWeight = Tensor<'float32' | 'float16' | 'bfloat16'> | QuantizedTensor | SparseTensor;
+export type LinearWeight = Tensor<'float32' | 'float16' | 'bfloat16'> | QuantizedTensor | SparseTensor | ClusteredTensor;
 
 /** Options of `linear` and `linearAsync`. */
 export interface LinearOptions {
@@ -40,15 +41,15 @@ function prepareLinear(x: unknown, w: unknown, bias: unknown, options: unknown):
   if (xt.dtype !== 'float32') throw typeError('x', "a 'float32' tensor", xt);
   if (xt.rank < 1) throw rangeError('x', 'a tensor of shape [..., K]', xt);
   let wt: Tensor | null = null;
-  if (!(w instanceof QuantizedTensor) && !(w instanceof SparseTensor)) {
-    if (!(w instanceof Tensor)) throw typeError('w', 'a Tensor, a QuantizedTensor or a SparseTensor', w);
+  if (!(w instanceof QuantizedTensor) && !(w instanceof SparseTensor) && !(w instanceof ClusteredTensor)) {
+    if (!(w instanceof Tensor)) throw typeError('w', 'a Tensor, a QuantizedTensor, a SparseTensor or a ClusteredTensor', w);
     wt = checkTensor('w', w);
     if (wt.dtype !== 'float32' && wt.dtype !== 'float16' && wt.dtype !== 'bfloat16') {
-      throw typeError('w', "a 'float32', 'float16' or 'bfloat16' tensor or a QuantizedTensor", wt);
+      throw typeError('w', "a 'float32', 'float16' or 'bfloat16' tensor, a QuantizedTensor or a ClusteredTensor", wt);
     }
     if (wt.rank !== 2) throw rangeError('w', 'a tensor of shape [M, K]', wt);
   }
-  const [M, K] = (wt ?? (w as QuantizedTensor | SparseTensor)).shape as [number, number];
+  const [M, K] = (wt ?? (w as QuantizedTensor | SparseTensor | ClusteredTensor)).shape as [number, number];
   const xK = xt.shape[xt.rank - 1];
   if (xK !== K) {
     throw rangeError('x', `shape [..., ${K}] to match w of shape [${M}, ${K}]`, xt);
@@ -73,6 +74,17 @@ function prepareLinear(x: unknown, w: unknown, bias: unknown, options: unknown):
       run: ((async: boolean) => {
         const y = new Float32Array(N * M);
         return async ? native.linearSparse(xd, N, K, sw, M, b, y, true) : native.linearSparse(xd, N, K, sw, M, b, y, false);
+      }) as LinearCall['run'],
+    };
+  }
+  if (w instanceof ClusteredTensor) {
+    if (activations !== 'float32') throw rangeError('options.activations', "'float32' for clustered weights", activations);
+    const c = w.native;
+    return {
+      outShape,
+      run: ((async: boolean) => {
+        const y = new Float32Array(N * M);
+        return async ? native.linearClustered(xd, N, K, c, M, b, y, true) : native.linearClustered(xd, N, K, c, M, b, y, false);
       }) as LinearCall['run'],
     };
   }
@@ -112,8 +124,9 @@ function prepareLinear(x: unknown, w: unknown, bias: unknown, options: unknown):
 /**
  * y = x·wᵀ + bias. `x` is float32 [..., K]; `w` is [M, K]: a float32, float16
  * or bfloat16 tensor (widened to float32 in registers), a QuantizedTensor
- * (see LinearOptions.activations) or a SparseTensor (equal to linear on its
- * toDense(), NaN and Inf in x included); `bias` is float32 [M]. Returns float32
+ * (see LinearOptions.activations), a SparseTensor (equal to linear on its
+ * toDense(), NaN and Inf in x included) or a ClusteredTensor (codebook
+ * lookups in registers); `bias` is float32 [M]. Returns float32
  * [..., M]. Runs on the sparq thread pool and blocks until done.
  */
 export function linear(x: Tensor<'float32'>, w: LinearWeight, bias?: Tensor<'float32'> | null, options?: LinearOptions): Tensor<'float32'> {

@@ -2,6 +2,7 @@
 // scale (and min) per group of consecutive K elements, and the error metrics.
 import { native, type NativeQuantWeights } from './binding.js';
 import { checkInteger, describe, rangeError, received, typeError } from './errors.js';
+import { ClusteredTensor } from './cluster.js';
 import { checkTensor, Tensor } from './tensor.js';
 
 export type QuantScheme = 'symmetric' | 'asymmetric' | 'nf4';
@@ -357,7 +358,7 @@ export function quantize(w: Tensor, opts?: QuantizeOptions): QuantizedTensor {
 
 function values(argument: string, t: unknown): Float32Array {
   if (t instanceof Float32Array) return t;
-  if (t instanceof QuantizedTensor) return t.toDense().data;
+  if (t instanceof QuantizedTensor || t instanceof ClusteredTensor) return t.toDense().data;
   return checkTensor(argument, t).toFloat32().data;
 }
 
@@ -373,13 +374,13 @@ function sums(ref: unknown, approx: unknown): { signal: number; noise: number } 
 }
 
 /** Signal-to-quantization-noise ratio in dB: 10·log10(Σref² / Σ(ref − approx)²); Infinity when equal. */
-export function sqnr(ref: Tensor | Float32Array, approx: Tensor | QuantizedTensor | Float32Array): number {
+export function sqnr(ref: Tensor | Float32Array, approx: Tensor | QuantizedTensor | ClusteredTensor | Float32Array): number {
   const { signal, noise } = sums(ref, approx);
   return noise === 0 ? Infinity : 10 * Math.log10(signal / noise);
 }
 
 /** Relative RMSE: sqrt(Σ(ref − approx)² / Σref²). */
-export function relativeError(ref: Tensor | Float32Array, approx: Tensor | QuantizedTensor | Float32Array): number {
+export function relativeError(ref: Tensor | Float32Array, approx: Tensor | QuantizedTensor | ClusteredTensor | Float32Array): number {
   const { signal, noise } = sums(ref, approx);
   return signal === 0 ? (noise === 0 ? 0 : Infinity) : Math.sqrt(noise / signal);
 }

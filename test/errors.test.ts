@@ -9,10 +9,10 @@ describe('linear and matmul bad input', () => {
     expect(() => linear(x.to('bfloat16') as unknown as Tensor<'float32'>, w)).toThrow(
       new TypeError(`Expected a 'float32' tensor for x but received a 'bfloat16' tensor of shape [2, 4]`),
     );
-    expect(() => linear(x, w.to('int8') as unknown as Tensor<'float32'>)).toThrow(/'float32', 'float16' or 'bfloat16' tensor or a QuantizedTensor for w/);
+    expect(() => linear(x, w.to('int8') as unknown as Tensor<'float32'>)).toThrow(/'float32', 'float16' or 'bfloat16' tensor, a QuantizedTensor or a ClusteredTensor for w/);
     expect(() => linear(x, w, Tensor.zeros([3]).to('float16') as unknown as Tensor<'float32'>)).toThrow(/for bias/);
     expect(() => linear(new Float32Array(8) as unknown as Tensor<'float32'>, w)).toThrow(/Expected a Tensor for x but received a Float32Array/);
-    expect(() => linear(x, null as unknown as Tensor<'float32'>)).toThrow(/Expected a Tensor, a QuantizedTensor or a SparseTensor for w but received null/);
+    expect(() => linear(x, null as unknown as Tensor<'float32'>)).toThrow(/Expected a Tensor, a QuantizedTensor, a SparseTensor or a ClusteredTensor for w but received null/);
   });
 
   it('rejects mismatched shapes with a RangeError naming both shapes', () => {

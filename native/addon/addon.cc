@@ -4,15 +4,18 @@
 // here are a second line that keeps bad calls from touching memory.
 #include <napi.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "../core/clustered.h"
 #include "../core/convert.h"
 #include "../core/cpu.h"
 #include "../core/kernels.h"
+#include "../core/kmeans.h"
 #include "../core/linear.h"
 #include "../core/quant.h"
 #include "../core/sparse.h"
@@ -358,6 +361,185 @@ Napi::Value Dequantize(const Napi::CallbackInfo& info) {
   return info[3];
 }
 
+// ---------------------------------------------------------------- k-means
+
+double number_arg(const Napi::CallbackInfo& info, size_t index, const char* name) {
+  if (index >= info.Length() || !info[index].IsNumber())
+    throw Napi::TypeError::New(info.Env(), std::string("Expected a number for ") + name);
+  const double v = info[index].As<Napi::Number>().DoubleValue();
+  if (!(v >= 0) || !std::isfinite(v)) throw Napi::RangeError::New(info.Env(), std::string("Expected a finite number >= 0 for ") + name);
+  return v;
+}
+
+sparq::ValueType value_type_arg(const Napi::CallbackInfo& info, size_t index) {
+  const size_t t = size_arg(info, index, "vtype");
+  if (t > 2) throw Napi::RangeError::New(info.Env(), "Expected 0..2 for vtype");
+  return static_cast<sparq::ValueType>(t);
+}
+
+// Values of type t with `n` elements (Float32Array or Uint16Array).
+const void* values_arg(const Napi::CallbackInfo& info, size_t index, sparq::ValueType t, const char* name, size_t* n) {
+  if (!info[index].IsTypedArray()) throw Napi::TypeError::New(info.Env(), std::string("Expected a typed array for ") + name);
+  *n = info[index].As<Napi::TypedArray>().ElementLength();
+  if (t == sparq::ValueType::kF32) return typed_data<const float>(info, index, napi_float32_array, name, *n);
+  return typed_data<const uint16_t>(info, index, napi_uint16_array, name, *n);
+}
+
+const float* optional_f32(const Napi::CallbackInfo& info, size_t index, const char* name, size_t n) {
+  if (info[index].IsNull() || info[index].IsUndefined()) return nullptr;
+  return typed_data<const float>(info, index, napi_float32_array, name, n);
+}
+
+// kmeans1d(values, vtype, weights | null, k, centroids: Float64Array(k),
+//          assignments: Int32Array(n) | null, stats: Float64Array(4), async)
+// stats = [status, bad index, inertia, clusters].
+Napi::Value Kmeans1d(const Napi::CallbackInfo& info) {
+  const sparq::ValueType t = value_type_arg(info, 1);
+  size_t n = 0;
+  const void* values = values_arg(info, 0, t, "values", &n);
+  const float* weights = optional_f32(info, 2, "weights", n);
+  const size_t k = size_arg(info, 3, "k");
+  if (k < 1) throw Napi::RangeError::New(info.Env(), "Expected k >= 1");
+  double* centroids = typed_data<double>(info, 4, napi_float64_array, "centroids", k);
+  int32_t* assignments = info[5].IsNull() ? nullptr : typed_data<int32_t>(info, 5, napi_int32_array, "assignments", n);
+  double* stats = typed_data<double>(info, 6, napi_float64_array, "stats", 4);
+  return run(info, info[7].ToBoolean(), [=] {
+    std::vector<double> c;
+    double inertia = 0;
+    size_t bad = 0;
+    const int status = sparq::kmeans1d(values, t, n, weights, k, &c, n ? assignments : nullptr, &inertia, &bad);
+    stats[0] = status;
+    stats[1] = static_cast<double>(bad);
+    stats[2] = inertia;
+    stats[3] = static_cast<double>(c.size());
+    for (size_t i = 0; i < c.size(); ++i) centroids[i] = c[i];
+  }, info[6], {info[0], info[2], info[4], info[5], info[6]});
+}
+
+// kmeans(points, n, dim, weights | null, k, maxIter, tolerance, seed,
+//        centroids: Float32Array(k * dim), assignments: Int32Array(n),
+//        stats: Float64Array(5 + maxIter + 1), async)
+// stats = [status, bad index, inertia, clusters, iterations, history...].
+Napi::Value Kmeans(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const size_t n = size_arg(info, 1, "n"), dim = size_arg(info, 2, "dim"), k = size_arg(info, 4, "k");
+  const size_t max_iter = size_arg(info, 5, "maxIter");
+  const double tolerance = number_arg(info, 6, "tolerance");
+  const uint64_t seed = static_cast<uint64_t>(number_arg(info, 7, "seed"));
+  if (dim < 1 || k < 1 || n < 1) throw Napi::RangeError::New(env, "Expected n, dim and k >= 1");
+  if (max_iter > 100000) throw Napi::RangeError::New(env, "Expected maxIter <= 100000");
+  const float* points = typed_data<const float>(info, 0, napi_float32_array, "points", checked_mul(env, n, dim));
+  const float* weights = optional_f32(info, 3, "weights", n);
+  float* centroids = typed_data<float>(info, 8, napi_float32_array, "centroids", checked_mul(env, k, dim));
+  int32_t* assignments = typed_data<int32_t>(info, 9, napi_int32_array, "assignments", n);
+  double* stats = typed_data<double>(info, 10, napi_float64_array, "stats", 6 + max_iter);
+  return run(info, info[11].ToBoolean(), [=] {
+    const sparq::LloydOptions opt{k, max_iter, tolerance, seed};
+    const sparq::LloydResult r = sparq::kmeans_lloyd(points, n, dim, weights, opt, centroids, assignments);
+    stats[0] = 0;
+    stats[1] = 0;
+    stats[2] = r.inertia;
+    stats[3] = static_cast<double>(r.clusters);
+    stats[4] = static_cast<double>(r.iterations);
+    for (size_t i = 0; i < r.history.size() && i <= max_iter; ++i) stats[5 + i] = r.history[i];
+  }, info[10], {info[0], info[3], info[8], info[9], info[10]});
+}
+
+// cluster(w, vtype, M, K, importance | null, bits, dim, rowsPerBook,
+//         codebookType, maxIter, tolerance, seed, codebook, indices,
+//         stats: Float64Array(2), async); stats = [status, bad index].
+Napi::Value Cluster(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const sparq::ValueType t = value_type_arg(info, 1);
+  const size_t M = size_arg(info, 2, "M"), K = size_arg(info, 3, "K");
+  const size_t MK = checked_mul(env, M, K);
+  const void* w = t == sparq::ValueType::kF32
+                      ? static_cast<const void*>(typed_data<const float>(info, 0, napi_float32_array, "w", MK))
+                      : static_cast<const void*>(typed_data<const uint16_t>(info, 0, napi_uint16_array, "w", MK));
+  const float* importance = optional_f32(info, 4, "importance", MK);
+  sparq::ClusterOptions opt{};
+  opt.bits = static_cast<unsigned>(size_arg(info, 5, "bits"));
+  opt.dim = size_arg(info, 6, "dim");
+  opt.rows_per_book = size_arg(info, 7, "rowsPerBook");
+  const size_t cbt = size_arg(info, 8, "codebookType");
+  opt.max_iter = size_arg(info, 9, "maxIter");
+  opt.tolerance = number_arg(info, 10, "tolerance");
+  opt.seed = static_cast<uint64_t>(number_arg(info, 11, "seed"));
+  if (opt.bits < 1 || opt.bits > 8 || (opt.dim != 1 && opt.dim != 2 && opt.dim != 4 && opt.dim != 8) ||
+      K % opt.dim != 0 || opt.rows_per_book < 1 || cbt > 1 || opt.max_iter > 100000)
+    throw Napi::RangeError::New(env, "Expected bits 1..8, dim 1/2/4/8 dividing K, rowsPerBook >= 1, codebookType 0..1");
+  opt.codebook_type = static_cast<sparq::ScaleType>(cbt);
+  const size_t entries = checked_mul(env, sparq::clustered_books(M, opt.rows_per_book), (size_t{1} << opt.bits) * opt.dim);
+  void* codebook = opt.codebook_type == sparq::ScaleType::kF16
+                       ? static_cast<void*>(typed_data<uint16_t>(info, 12, napi_uint16_array, "codebook", entries))
+                       : static_cast<void*>(typed_data<float>(info, 12, napi_float32_array, "codebook", entries));
+  uint8_t* indices = typed_data<uint8_t>(info, 13, napi_uint8_array, "indices",
+                                         checked_mul(env, M, sparq::clustered_row_bytes(K, opt.dim, opt.bits)));
+  double* stats = typed_data<double>(info, 14, napi_float64_array, "stats", 2);
+  return run(info, info[15].ToBoolean(), [=] {
+    size_t bad = 0;
+    const int status = sparq::cluster_weights(w, t, M, K, importance, opt, codebook, indices, &bad);
+    stats[0] = status;
+    stats[1] = static_cast<double>(bad);
+  }, info[14], {info[0], info[4], info[12], info[13], info[14]});
+}
+
+// A clustered weight description { indices, codebook, codebookType, bits,
+// dim, rowsPerBook } for an [M, K] matrix, checked against M and K.
+sparq::ClusteredWeights clustered_arg(const Napi::CallbackInfo& info, size_t index, size_t M, size_t K) {
+  Napi::Env env = info.Env();
+  if (index >= info.Length() || !info[index].IsObject())
+    throw Napi::TypeError::New(env, "Expected an object for the clustered weights");
+  Napi::Object o = info[index].As<Napi::Object>();
+  const auto number = [&](const char* name) {
+    Napi::Value v = o.Get(name);
+    if (!v.IsNumber()) throw Napi::TypeError::New(env, std::string("Expected a number for ") + name);
+    const double d = v.As<Napi::Number>().DoubleValue();
+    if (!(d >= 0 && d <= 9007199254740991.0) || d != static_cast<double>(static_cast<uint64_t>(d)))
+      throw Napi::RangeError::New(env, std::string("Expected a non-negative integer for ") + name);
+    return static_cast<size_t>(d);
+  };
+  sparq::ClusteredWeights w{};
+  w.bits = static_cast<unsigned>(number("bits"));
+  w.dim = number("dim");
+  w.rows_per_book = number("rowsPerBook");
+  const size_t cbt = number("codebookType");
+  if (w.bits < 1 || w.bits > 8 || (w.dim != 1 && w.dim != 2 && w.dim != 4 && w.dim != 8) || K % w.dim != 0 ||
+      w.rows_per_book < 1 || cbt > 1)
+    throw Napi::RangeError::New(env, "Expected bits 1..8, dim 1/2/4/8 dividing K, rowsPerBook >= 1, codebookType 0..1");
+  w.codebook_type = static_cast<sparq::ScaleType>(cbt);
+  const size_t entries = checked_mul(env, sparq::clustered_books(M, w.rows_per_book), sparq::clustered_entries(w));
+  w.codebook = w.codebook_type == sparq::ScaleType::kF16
+                   ? static_cast<const void*>(typed_prop<const uint16_t>(env, o, "codebook", napi_uint16_array, entries))
+                   : static_cast<const void*>(typed_prop<const float>(env, o, "codebook", napi_float32_array, entries));
+  w.indices = typed_prop<const uint8_t>(env, o, "indices", napi_uint8_array,
+                                        checked_mul(env, M, sparq::clustered_row_bytes(K, w.dim, w.bits)));
+  return w;
+}
+
+// linearClustered(x, N, K, c, M, bias | null, y, async)
+Napi::Value LinearClustered(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const size_t N = size_arg(info, 1, "N"), K = size_arg(info, 2, "K"), M = size_arg(info, 4, "M");
+  const float* x = typed_data<const float>(info, 0, napi_float32_array, "x", checked_mul(env, N, K));
+  const sparq::ClusteredWeights w = clustered_arg(info, 3, M, K);
+  const float* bias = optional_f32(info, 5, "bias", M);
+  float* y = typed_data<float>(info, 6, napi_float32_array, "y", checked_mul(env, N, M));
+  Napi::Object c = info[3].As<Napi::Object>();
+  return run(info, info[7].ToBoolean(), [=] { sparq::linear_clustered(x, N, K, w, M, bias, y); }, info[6],
+             {info[0], c.Get("indices"), c.Get("codebook"), info[5], info[6]});
+}
+
+// dequantizeClustered(c, M, K, out)
+Napi::Value DequantizeClustered(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const size_t M = size_arg(info, 1, "M"), K = size_arg(info, 2, "K");
+  const sparq::ClusteredWeights w = clustered_arg(info, 0, M, K);
+  float* out = typed_data<float>(info, 3, napi_float32_array, "out", checked_mul(env, M, K));
+  sparq::dequantize_clustered(w, M, K, out);
+  return info[3];
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   const char* requested = std::getenv("SPARQ_ISA");
   const char* error = nullptr;
@@ -372,6 +554,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("linearQuant", Napi::Function::New(env, LinearQuant));
   exports.Set("linearSparse", Napi::Function::New(env, LinearSparse));
   exports.Set("dequantize", Napi::Function::New(env, Dequantize));
+  exports.Set("kmeans1d", Napi::Function::New(env, Kmeans1d));
+  exports.Set("kmeans", Napi::Function::New(env, Kmeans));
+  exports.Set("cluster", Napi::Function::New(env, Cluster));
+  exports.Set("linearClustered", Napi::Function::New(env, LinearClustered));
+  exports.Set("dequantizeClustered", Napi::Function::New(env, DequantizeClustered));
   return exports;
 }
 

@@ -3,6 +3,8 @@
 
 #include "kernels.h"
 #include "kernels/convert/convert_kernels.h"
+#include "kernels/kmeans/assign.h"
+#include "kernels/linear/clustered.h"
 #include "kernels/linear/dense.h"
 #include "kernels/linear/quant.h"
 #include "kernels/linear/sparse.h"
@@ -17,6 +19,8 @@ const KernelTable kScalarKernels = {
     linear_quant_i8_ref,
     {linear_sparse_ref, linear_sparse_ref, linear_sparse_ref},
     nullptr,
+    linear_clustered_ref,
+    kmeans_assign_ref,
     f32_to_f16_ref, f16_to_f32_ref, f32_to_bf16_ref, bf16_to_f32_ref,
 };
 
@@ -28,6 +32,8 @@ const KernelTable kAvx2Kernels = {
     linear_quant_i8_ref,
     {linear_bitmap_avx2, linear_csr_avx2, linear_nm_avx2},
     nullptr,
+    linear_clustered_avx2,
+    kmeans_assign_avx2,
     f32_to_f16_avx2, f16_to_f32_avx2, f32_to_bf16_avx2, bf16_to_f32_avx2,
 };
 
@@ -39,6 +45,8 @@ const KernelTable kAvx512Kernels = {
     linear_quant_i8_ref,  // replaced by the VNNI kernel when the CPU has VNNI (select())
     {linear_bitmap_avx512, linear_csr_avx512, linear_nm_avx512},
     linear_pack_xt_avx512,
+    linear_clustered_avx512,
+    kmeans_assign_avx512,
     f32_to_f16_avx512, f16_to_f32_avx512, f32_to_bf16_avx512, bf16_to_f32_avx512,
 };
 

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "clustered.h"
 #include "cpu.h"
 #include "quant.h"
 
@@ -22,6 +23,19 @@ using QuantLinearKernel = void (*)(const float* x, size_t ldx, const QuantWeight
 using QuantI8LinearKernel = void (*)(const Int8Activations& x, const QuantWeights& w, size_t K,
                                      const float* bias, float* y, size_t ldy, size_t n0, size_t n1,
                                      size_t m0, size_t m1);
+
+// As QuantLinearKernel, for clustered (codebook) weights (clustered.h).
+using ClusteredLinearKernel = void (*)(const float* x, size_t ldx, const ClusteredWeights& w,
+                                       size_t K, const float* bias, float* y, size_t ldy,
+                                       size_t n0, size_t n1, size_t m0, size_t m1);
+
+// Nearest centroid of each of n points p [n, dim]: centroids are stored
+// transposed, ct[d * kp + c] for c < k, kp a multiple of 16 (entries k..kp-1
+// are NaN). assign[i] = argmin_c |p_i - c|^2 (ties to the lower index),
+// dist[i] = that squared distance, each accumulated with fused multiply-adds
+// over d = 0, 1, ... (identical on every ISA level).
+using KmeansAssignKernel = void (*)(const float* p, size_t n, size_t dim, const float* ct,
+                                    size_t k, size_t kp, int32_t* assign, float* dist);
 
 // Activation rows per task in the linear driver: n0 passed to a kernel is a
 // multiple of this, and n1 - n0 is at most this.
@@ -67,6 +81,8 @@ struct KernelTable {
   // rows, see kernels/linear/sparse.h).
   SparseLinearKernel linear_sparse[3];
   PackActivations linear_pack_xt;
+  ClusteredLinearKernel linear_clustered;  // reads activations packed like linear_dense
+  KmeansAssignKernel kmeans_assign;
   F32ToHalfKernel f32_to_f16;
   HalfToF32Kernel f16_to_f32;
   F32ToHalfKernel f32_to_bf16;

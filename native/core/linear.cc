@@ -5,6 +5,7 @@
 #include <limits>
 #include <vector>
 
+#include "clustered.h"
 #include "kernels/linear/quant.h"
 #include "kernels/linear/sparse.h"
 #include "quant.h"
@@ -149,6 +150,16 @@ void linear_sparse(const float* x, size_t N, size_t K, const SparseWeights& weig
     kernel(xs, K, xp, w, K, bias, y, M, n0, n1, m0, m1);
   });
   if (w.format == SparseFormat::kCsr) csr_nonfinite_fixup(x, N, K, w, M, y);
+}
+
+void linear_clustered(const float* x, size_t N, size_t K, const ClusteredWeights& w, size_t M,
+                      const float* bias, float* y) {
+  const ClusteredLinearKernel kernel = kernels().linear_clustered;
+  const PackActivations pack = kernels().linear_pack_x;
+  drive(x, N, K, M, clustered_row_bytes(K, w.dim, w.bits), pack, packed_x_floats(N, K), [&](const float* xs, const float* xp, size_t n0, size_t n1, size_t m0, size_t m1) {
+    if (xp != nullptr) kernel(xp, 0, w, K, bias, y, M, n0, n1, m0, m1);
+    else kernel(xs, K, w, K, bias, y, M, n0, n1, m0, m1);
+  });
 }
 
 void matmul_f32(const float* a, const float* b, float* c, size_t M, size_t K, size_t N) {

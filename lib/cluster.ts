@@ -1,0 +1,346 @@
+// k-means clustering (exact in 1-D, k-means++ and Lloyd for vectors) and
+// weight clustering (palettization): ClusteredTensor, computed on by `linear`.
+import { native, NativeValueType, type NativeClusteredWeights } from './binding.js';
+import { checkInteger, rangeError, received, typeError } from './errors.js';
+import { checkTensor, Tensor } from './tensor.js';
+
+// ------------------------------------------------------------------ kmeans
+
+export interface KmeansOptions {
+  /** Number of clusters (>= 1). Fewer are returned when there are fewer distinct points. */
+  k: number;
+  /** Entries per point (default 1). dim = 1 is solved exactly (dynamic programming); init, maxIter, tolerance and seed are then unused. */
+  dim?: number;
+  /** Per-point weights (finite, >= 0, not all zero), one per point. */
+  weights?: Float32Array | Tensor<'float32'>;
+  /** 'exact' (default for dim 1: the optimal clustering) or 'lloyd' (k-means++ and Lloyd iterations; the only choice for dim > 1). */
+  method?: 'exact' | 'lloyd';
+  /** Seeding of Lloyd (only 'kmeans++'). */
+  init?: 'kmeans++';
+  /** Lloyd iterations after seeding (default 50). */
+  maxIter?: number;
+  /** Stop when an iteration lowers the inertia by at most tolerance × inertia (default 1e-4). */
+  tolerance?: number;
+  /** Seed of the k-means++ sampling (an integer, default 0): equal seeds give equal results. */
+  seed?: number;
+}
+
+export interface KmeansResult {
+  /** [clusters, dim] centroids, row-major (1-D: sorted ascending). */
+  centroids: Float32Array;
+  /** Cluster of each point. */
+  assignments: Int32Array;
+  /** Σ weight · |point − centroid|² (1-D: the exact optimum, computed in float64). */
+  inertia: number;
+  /** Clusters found: min(k, distinct points) in 1-D; at most k for vectors. */
+  clusters: number;
+  /** Lloyd iterations run (0 in 1-D). */
+  iterations: number;
+  /** Inertia after seeding and after each Lloyd iteration (1-D: [inertia]); never increases. */
+  history: number[];
+}
+
+type Points = Float32Array | Tensor<'float32' | 'float16' | 'bfloat16'>;
+
+function pointValues(points: unknown): { data: Float32Array | Uint16Array; vtype: NativeValueType } {
+  if (points instanceof Float32Array) return { data: points, vtype: NativeValueType.float32 };
+  if (!(points instanceof Tensor)) throw typeError('points', 'a Float32Array or a Tensor', points);
+  const t = checkTensor('points', points);
+  if (t.dtype !== 'float32' && t.dtype !== 'float16' && t.dtype !== 'bfloat16') {
+    throw typeError('points', "a 'float32', 'float16' or 'bfloat16' tensor", t);
+  }
+  return { data: t.data as Float32Array | Uint16Array, vtype: NativeValueType[t.dtype as 'float32' | 'float16' | 'bfloat16'] };
+}
+
+function checkWeights(argument: string, w: unknown, n: number): Float32Array | null {
+  if (w === undefined || w === null) return null;
+  let d: Float32Array;
+  if (w instanceof Float32Array) d = w;
+  else if (w instanceof Tensor) {
+    const t = checkTensor(argument, w);
+    if (t.dtype !== 'float32') throw typeError(argument, "a 'float32' tensor", t);
+    d = t.data as Float32Array;
+  } else throw typeError(argument, 'a Float32Array or a float32 Tensor', w);
+  if (d.length !== n) throw rangeError(argument, `${n} weights (one per point)`, received(`${d.length}`));
+  let any = false;
+  for (let i = 0; i < d.length; i++) {
+    const v = d[i];
+    if (!(v >= 0) || v === Infinity) throw rangeError(argument, 'finite weights >= 0', received(`${v} at index ${i}`));
+    if (v > 0) any = true;
+  }
+  if (!any) throw rangeError(argument, 'at least one positive weight', received('all zero'));
+  return d;
+}
+
+function checkFinite(argument: string, d: Float32Array) {
+  for (let i = 0; i < d.length; i++) {
+    if (!Number.isFinite(d[i])) throw rangeError(argument, 'finite values', received(`${d[i]} at index ${i}`));
+  }
+}
+
+interface KmeansCall {
+  run(async: false): KmeansResult;
+  run(async: true): Promise<KmeansResult>;
+}
+
+function prepareKmeans(points: unknown, opts: unknown): KmeansCall {
+  if (typeof opts !== 'object' || opts === null) throw typeError('opts', 'an options object with k', opts);
+  const o = opts as KmeansOptions;
+  const k = checkInteger('opts.k', o.k, 1, 2 ** 24);
+  const dim = checkInteger('opts.dim', o.dim ?? 1, 1, 4096);
+  if ((o.init ?? 'kmeans++') !== 'kmeans++') throw rangeError('opts.init', "'kmeans++'", o.init);
+  const maxIter = checkInteger('opts.maxIter', o.maxIter ?? 50, 0, 100000);
+  const tolerance = o.tolerance ?? 1e-4;
+  if (typeof tolerance !== 'number' || !(tolerance >= 0) || tolerance === Infinity) throw rangeError('opts.tolerance', 'a finite number >= 0', tolerance);
+  const seed = checkInteger('opts.seed', o.seed ?? 0, 0);
+  const { data, vtype } = pointValues(points);
+  if (data.length === 0) throw rangeError('points', 'at least one point', received('an empty array'));
+  if (data.length % dim !== 0) throw rangeError('opts.dim', `a divisor of the number of values (${data.length})`, dim);
+  const n = data.length / dim;
+  const weights = checkWeights('opts.weights', o.weights, n);
+  const method = o.method ?? (dim === 1 ? 'exact' : 'lloyd');
+  if (method !== 'exact' && method !== 'lloyd') throw rangeError('opts.method', "'exact' or 'lloyd'", method);
+  if (method === 'exact' && dim !== 1) throw rangeError('opts.method', "'lloyd' for dim > 1 (exact needs dim 1)", method);
+
+  if (method === 'exact') {
+    const centroids = new Float64Array(k), assignments = new Int32Array(n), stats = new Float64Array(4);
+    const finish = (): KmeansResult => {
+      if (stats[0] === 1) throw rangeError('points', 'finite values', received(`a NaN or Infinity at index ${stats[1]}`));
+      if (stats[0] === 3) throw rangeError('opts.k', '(k - 1) × distinct values <= 2^31 for exact 1-D k-means (use fewer clusters, 16-bit values, or a row/group granularity)', k);
+      const clusters = stats[3];
+      return {
+        centroids: Float32Array.from(centroids.subarray(0, clusters)), assignments, inertia: stats[2], clusters,
+        iterations: 0, history: [stats[2]],
+      };
+    };
+    return {
+      run: ((async: boolean) => async
+        ? native.kmeans1d(data, vtype, weights, k, centroids, assignments, stats, true).then(finish)
+        : (native.kmeans1d(data, vtype, weights, k, centroids, assignments, stats, false), finish())) as KmeansCall['run'],
+    };
+  }
+  let f: Float32Array;
+  if (data instanceof Float32Array) f = data;
+  else f = (points as Tensor).toFloat32().data;
+  checkFinite('points', f);
+  const centroids = new Float32Array(k * dim), assignments = new Int32Array(n), stats = new Float64Array(6 + maxIter);
+  const finish = (): KmeansResult => {
+    const clusters = stats[3], iterations = stats[4];
+    return {
+      centroids: centroids.slice(0, clusters * dim), assignments, inertia: stats[2], clusters, iterations,
+      history: Array.from(stats.subarray(5, 6 + iterations)),
+    };
+  };
+  return {
+    run: ((async: boolean) => async
+      ? native.kmeans(f, n, dim, weights, k, maxIter, tolerance, seed, centroids, assignments, stats, true).then(finish)
+      : (native.kmeans(f, n, dim, weights, k, maxIter, tolerance, seed, centroids, assignments, stats, false), finish())) as KmeansCall['run'],
+  };
+}
+
+/**
+ * k-means of `points` (n × dim values, row-major; a Float32Array or a float32
+ * / float16 / bfloat16 Tensor, flattened). dim = 1 is solved exactly by default
+ * (sorted distinct values with their weights, then an O(k·n log n) dynamic
+ * program); dim > 1 runs k-means++ seeding and Lloyd iterations with SIMD
+ * distances on the thread pool. Deterministic for a given seed, whatever the
+ * thread count.
+ */
+export function kmeans(points: Points, opts: KmeansOptions): KmeansResult {
+  return prepareKmeans(points, opts).run(false);
+}
+
+/** `kmeans` off the event loop (inputs are kept alive until it settles). */
+export async function kmeansAsync(points: Points, opts: KmeansOptions): Promise<KmeansResult> {
+  return prepareKmeans(points, opts).run(true);
+}
+
+// ------------------------------------------------------------------ cluster
+
+export type ClusterGranularity = 'tensor' | 'row' | 'group';
+
+export interface ClusterOptions {
+  /** Index bits, 1..8: 2^bits codebook entries (default 4). */
+  bits?: number;
+  /** One codebook for the whole tensor, per row, or per `groupSize` consecutive rows (default 'row'). */
+  granularity?: ClusterGranularity;
+  /** Rows sharing a codebook with granularity 'group' (>= 1). */
+  groupSize?: number;
+  /** Weights per codebook entry, consecutive along K: 1 (scalar, exact k-means) or 2, 4, 8 (vector k-means); must divide K (default 1). */
+  dim?: 1 | 2 | 4 | 8;
+  /** Per-element importance [M, K] (e.g. squared gradients, as SqueezeLLM): weighted clustering. Finite, >= 0. */
+  importance?: Tensor<'float32'>;
+  /** Codebook storage (default 'float16'). */
+  codebookType?: 'float16' | 'float32';
+  /** Vector entries: Lloyd iterations (default 25), tolerance (default 1e-4) and seed (default 0). */
+  maxIter?: number;
+  tolerance?: number;
+  seed?: number;
+}
+
+/**
+ * A clustered (palettized) [M, K] weight matrix: w[m, k] =
+ * codebook[book(m)][index(m, k / dim)][k % dim], with `2^bits` entries per
+ * codebook and one codebook per tensor, row or group of rows. Indices are
+ * packed per row in blocks of 32 as bit planes (see README, "Clustering").
+ */
+export class ClusteredTensor {
+  readonly shape: readonly [number, number];
+  readonly bits: number;
+  readonly dim: number;
+  readonly granularity: ClusterGranularity;
+  /** Rows per codebook. */
+  readonly groupSize: number;
+  readonly codebookType: 'float16' | 'float32';
+  /** [books, 2^bits, dim]: float32 values, or float16 bit patterns. */
+  readonly codebook: Float32Array | Uint16Array;
+  /** Packed indices, [M, rowBytes]. */
+  readonly indices: Uint8Array;
+
+  /** @internal Use cluster(). */
+  constructor(fields: {
+    shape: [number, number]; bits: number; dim: number; granularity: ClusterGranularity; groupSize: number;
+    codebookType: 'float16' | 'float32'; codebook: Float32Array | Uint16Array; indices: Uint8Array;
+  }) {
+    this.shape = Object.freeze([...fields.shape]) as unknown as readonly [number, number];
+    this.bits = fields.bits;
+    this.dim = fields.dim;
+    this.granularity = fields.granularity;
+    this.groupSize = fields.groupSize;
+    this.codebookType = fields.codebookType;
+    this.codebook = fields.codebook;
+    this.indices = fields.indices;
+  }
+
+  /** Number of codebooks. */
+  get books(): number {
+    return this.codebook.length / ((1 << this.bits) * this.dim);
+  }
+
+  /** Bytes of one packed row of indices (K / dim indices padded to a multiple of 32, bits × 4 bytes per 32). */
+  get rowBytes(): number {
+    return clusteredRowBytes(this.shape[1], this.dim, this.bits);
+  }
+
+  /** Exact storage: packed indices (row padding included) and codebooks. */
+  get byteLength(): number {
+    return this.indices.byteLength + this.codebook.byteLength;
+  }
+
+  /** Storage bits per weight, codebooks counted. */
+  get bitsPerWeight(): number {
+    const n = this.shape[0] * this.shape[1];
+    return n === 0 ? 0 : (this.byteLength * 8) / n;
+  }
+
+  /** @internal */
+  get native(): NativeClusteredWeights {
+    return {
+      indices: this.indices, codebook: this.codebook, codebookType: this.codebookType === 'float16' ? 1 : 0,
+      bits: this.bits, dim: this.dim, rowsPerBook: this.groupSize,
+    };
+  }
+
+  /** The weights as float32 [M, K], exactly as `linear` computes with them. */
+  toDense(): Tensor<'float32'> {
+    const [M, K] = this.shape;
+    const out = new Float32Array(M * K);
+    if (out.length > 0) native.dequantizeClustered(this.native, M, K, out);
+    return Tensor.from(out, [M, K]);
+  }
+
+  toString(): string {
+    return `ClusteredTensor<${this.bits}-bit, dim ${this.dim}, ${this.granularity}${this.granularity === 'group' ? ` ${this.groupSize}` : ''}>[${this.shape.join(', ')}]`;
+  }
+}
+
+export function clusteredRowBytes(K: number, dim: number, bits: number): number {
+  return (Math.ceil(K / dim / 32) * 32 / 32) * bits * 4;
+}
+
+interface ClusterCall {
+  run(async: false): ClusteredTensor;
+  run(async: true): Promise<ClusteredTensor>;
+}
+
+function prepareCluster(w: unknown, opts: unknown): ClusterCall {
+  const wt = checkTensor('w', w);
+  if (wt.dtype !== 'float32' && wt.dtype !== 'float16' && wt.dtype !== 'bfloat16') {
+    throw typeError('w', "a 'float32', 'float16' or 'bfloat16' tensor", wt);
+  }
+  if (wt.rank !== 2) throw rangeError('w', 'a tensor of shape [M, K]', wt);
+  const [M, K] = wt.shape as [number, number];
+  if (M * K === 0) throw rangeError('w', 'a non-empty tensor', wt);
+  if (opts !== undefined && (typeof opts !== 'object' || opts === null)) throw typeError('opts', 'an options object', opts);
+  const o = (opts ?? {}) as ClusterOptions;
+  const bits = o.bits ?? 4;
+  if (typeof bits !== 'number' || !Number.isInteger(bits) || bits < 1 || bits > 8) throw rangeError('opts.bits', 'an integer in [1, 8]', bits);
+  const dim = o.dim ?? 1;
+  if (dim !== 1 && dim !== 2 && dim !== 4 && dim !== 8) throw rangeError('opts.dim', '1, 2, 4 or 8', dim);
+  if (K % dim !== 0) throw rangeError('opts.dim', `a divisor of K = ${K}`, dim);
+  const granularity = o.granularity ?? 'row';
+  let rowsPerBook: number;
+  if (granularity === 'tensor') rowsPerBook = M;
+  else if (granularity === 'row') rowsPerBook = 1;
+  else if (granularity === 'group') {
+    if (o.groupSize === undefined) throw rangeError('opts.groupSize', "a number of rows with granularity 'group'", o.groupSize);
+    rowsPerBook = checkInteger('opts.groupSize', o.groupSize, 1);
+  } else throw rangeError('opts.granularity', "'tensor', 'row' or 'group'", granularity);
+  if (granularity !== 'group' && o.groupSize !== undefined) throw rangeError('opts.groupSize', "undefined unless granularity is 'group'", o.groupSize);
+  const codebookType = o.codebookType ?? 'float16';
+  if (codebookType !== 'float16' && codebookType !== 'float32') throw rangeError('opts.codebookType', "'float16' or 'float32'", codebookType);
+  const maxIter = checkInteger('opts.maxIter', o.maxIter ?? 25, 0, 100000);
+  const tolerance = o.tolerance ?? 1e-4;
+  if (typeof tolerance !== 'number' || !(tolerance >= 0) || tolerance === Infinity) throw rangeError('opts.tolerance', 'a finite number >= 0', tolerance);
+  const seed = checkInteger('opts.seed', o.seed ?? 0, 0);
+  let importance: Float32Array | null = null;
+  if (o.importance !== undefined && o.importance !== null) {
+    const it = checkTensor('opts.importance', o.importance);
+    if (it.dtype !== 'float32') throw typeError('opts.importance', "a 'float32' tensor", it);
+    if (it.rank !== 2 || it.shape[0] !== M || it.shape[1] !== K) throw rangeError('opts.importance', `a tensor of shape [${M}, ${K}]`, it);
+    importance = it.data as Float32Array;
+    for (let i = 0; i < importance.length; i++) {
+      const v = importance[i];
+      if (!(v >= 0) || v === Infinity) throw rangeError('opts.importance', 'finite values >= 0', received(`${v} at index ${i}`));
+    }
+  }
+  const E = (1 << bits) * dim;
+  const books = Math.ceil(M / rowsPerBook);
+  const codebook = codebookType === 'float16' ? new Uint16Array(books * E) : new Float32Array(books * E);
+  const indices = new Uint8Array(M * clusteredRowBytes(K, dim, bits));
+  const stats = new Float64Array(2);
+  const data = wt.data as Float32Array | Uint16Array;
+  const vtype = NativeValueType[wt.dtype as 'float32' | 'float16' | 'bfloat16'];
+  const finish = (): ClusteredTensor => {
+    if (stats[0] === 1) throw rangeError('w', 'finite weights', received(`a NaN or Infinity at index ${stats[1]}`));
+    if (stats[0] === 3) throw rangeError('opts.bits', "(2^bits - 1) × distinct values per codebook <= 2^31 for exact clustering (use fewer bits, float16 weights, or granularity 'row' / 'group')", bits);
+    if (codebook instanceof Uint16Array) {
+      for (let i = 0; i < codebook.length; i++) {
+        if ((codebook[i] & 0x7c00) === 0x7c00) throw rangeError('opts.codebookType', "'float32' (a centroid overflows float16)", received("'float16'"));
+      }
+    }
+    return new ClusteredTensor({ shape: [M, K], bits, dim, granularity, groupSize: rowsPerBook, codebookType, codebook, indices });
+  };
+  const args = [data, vtype, M, K, importance, bits, dim, rowsPerBook, codebookType === 'float16' ? 1 : 0, maxIter, tolerance, seed, codebook, indices, stats] as const;
+  return {
+    run: ((async: boolean) => async
+      ? native.cluster(...args, true).then(finish)
+      : (native.cluster(...args, false), finish())) as ClusterCall['run'],
+  };
+}
+
+/**
+ * Clusters a float32 / float16 / bfloat16 weight matrix [M, K] into a
+ * ClusteredTensor (see ClusterOptions). Scalar entries (dim 1) get the exact
+ * weighted k-means optimum per codebook; vector entries k-means++ and Lloyd.
+ * Codebook values are rounded to `codebookType`, then every weight gets the
+ * nearest stored entry.
+ */
+export function cluster(w: Tensor, opts?: ClusterOptions): ClusteredTensor {
+  return prepareCluster(w, opts).run(false);
+}
+
+/** `cluster` off the event loop (inputs are kept alive until it settles). */
+export async function clusterAsync(w: Tensor, opts?: ClusterOptions): Promise<ClusteredTensor> {
+  return prepareCluster(w, opts).run(true);
+}

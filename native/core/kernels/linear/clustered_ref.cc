@@ -1,0 +1,51 @@
+// Scalar reference for clustered weights: decode a row to f32 (codebook
+// lookup of each packed index), then the dense reference dot product.
+#include <algorithm>
+#include <type_traits>
+#include <vector>
+
+#include "../../half.h"
+#include "clustered.h"
+#include "dense.h"
+
+namespace sparq {
+
+void clustered_decode_row_ref(const ClusteredWeights& w, size_t K, size_t m, float* out) {
+  const size_t E = clustered_entries(w);
+  const size_t book = m / w.rows_per_book;
+  const uint8_t* row = w.indices + m * clustered_row_bytes(K, w.dim, w.bits);
+  for (size_t k = 0; k < K; ++k) {
+    const size_t e = book * E + clustered_index(row, w.bits, k / w.dim) * w.dim + k % w.dim;
+    out[k] = w.codebook_type == ScaleType::kF16 ? f16_to_f32_scalar(static_cast<const uint16_t*>(w.codebook)[e])
+                                                : static_cast<const float*>(w.codebook)[e];
+  }
+}
+
+const float* clustered_books_f32(const ClusteredWeights& w, size_t m0, size_t m1, size_t stride,
+                                 std::vector<float>& scratch) {
+  const size_t E = clustered_entries(w);
+  const size_t b0 = m0 / w.rows_per_book, b1 = (m1 - 1) / w.rows_per_book + 1;
+  scratch.assign((b1 - b0) * stride, 0.0f);
+  for (size_t b = b0; b < b1; ++b) {
+    float* dst = scratch.data() + (b - b0) * stride;
+    if (w.codebook_type == ScaleType::kF16) {
+      const uint16_t* src = static_cast<const uint16_t*>(w.codebook) + b * E;
+      for (size_t e = 0; e < E; ++e) dst[e] = f16_to_f32_scalar(src[e]);
+    } else {
+      std::copy_n(static_cast<const float*>(w.codebook) + b * E, E, dst);
+    }
+  }
+  return scratch.data();
+}
+
+void linear_clustered_ref(const float* x, size_t ldx, const ClusteredWeights& w, size_t K,
+                          const float* bias, float* y, size_t ldy, size_t n0, size_t n1, size_t m0,
+                          size_t m1) {
+  std::vector<float> row(K);
+  for (size_t m = m0; m < m1; ++m) {
+    clustered_decode_row_ref(w, K, m, row.data());
+    linear_dense_f32_ref(x, ldx, row.data(), K, bias ? bias + m : nullptr, y + m, ldy, n0, n1, 0, 1);
+  }
+}
+
+}  // namespace sparq

@@ -1,0 +1,324 @@
+import { describe, expect, it } from 'vitest';
+import {
+  cluster, clusterAsync, ClusteredTensor, getNumThreads, kmeans, kmeansAsync, linear, linearAsync, quantize, relativeError, setNumThreads, Tensor,
+} from '../lib/index.js';
+import type { ClusterOptions } from '../lib/index.js';
+import {
+  absmaxBaseline, decodeClusteredRef, f16ToF32Ref, f32ToF16Ref, firstMismatch, inertiaRef, kmeans1dBrute, linearRef, randomArray, rng, syntheticWeights,
+} from './reference/index.js';
+
+/** |a - b| within a tolerance relative to the problem's magnitude (Σ w x²). */
+function closeCost(got: number, want: number, scale: number) {
+  expect(Math.abs(got - want), `${got} vs ${want}`).toBeLessThanOrEqual(1e-9 * scale + 1e-12);
+}
+
+function scaleOf(values: ArrayLike<number>, weights?: ArrayLike<number> | null) {
+  let s = 0;
+  for (let i = 0; i < values.length; i++) s += (weights ? weights[i] : 1) * values[i] * values[i];
+  return s;
+}
+
+describe('kmeans in 1-D (exact)', () => {
+  it('matches a brute-force DP on small inputs: ties, repeated values, k >= distinct values, n < k, weights', () => {
+    const r = rng(11);
+    for (let trial = 0; trial < 150; trial++) {
+      const n = 1 + Math.floor(r() * 40);
+      const k = 1 + Math.floor(r() * 9);
+      const kind = trial % 3;
+      // integers (many ties / repeats), uniform floats, or clumps
+      const values = Float32Array.from({ length: n }, () =>
+        kind === 0 ? Math.floor(r() * 8) - 3 : kind === 1 ? r() * 2 - 1 : Math.floor(r() * 4) * 10 + r() * 0.01);
+      const weights = trial % 2 ? Float32Array.from({ length: n }, () => (r() < 0.2 ? 0 : r() * 3)) : undefined;
+      if (weights && !weights.some((v) => v > 0)) weights[0] = 1;
+      const res = kmeans(values, { k, weights });
+      const best = kmeans1dBrute(values, k, weights);
+      const scale = scaleOf(values, weights);
+      closeCost(res.inertia, best, scale);
+      // the assignments realise that cost (with float32 centroids, to rounding)
+      closeCost(inertiaRef(values, 1, res.centroids, res.assignments, weights), best, scale * 1e3);
+      const distinct = new Set(Array.from(values).filter((_, i) => !weights || weights[i] > 0).map((v) => v + 0)).size;
+      expect(res.clusters).toBe(Math.min(k, distinct));
+      for (let c = 1; c < res.clusters; c++) expect(res.centroids[c]).toBeGreaterThan(res.centroids[c - 1]);
+    }
+  });
+
+  it('gives zero inertia when k >= distinct values, and handles n < k and a single point', () => {
+    const res = kmeans(Float32Array.of(3, 1, 3, 2), { k: 5 });
+    expect(res.inertia).toBe(0);
+    expect(Array.from(res.centroids)).toEqual([1, 2, 3]);
+    expect(Array.from(res.assignments)).toEqual([2, 0, 2, 1]);
+    const one = kmeans(Float32Array.of(-7), { k: 3 });
+    expect([one.clusters, one.inertia, one.centroids[0]]).toEqual([1, 0, -7]);
+  });
+
+  it('is exact on large inputs (radix sort of float32, histogram of float16) with many repeats', () => {
+    const r = rng(5);
+    const n = 70000;
+    const values = Float32Array.from({ length: n }, () => Math.floor(r() * 60) / 8 - 3);
+    const weights = Float32Array.from({ length: n }, () => r());
+    for (const k of [1, 4, 16]) {
+      for (const w of [undefined, weights]) {
+        const best = kmeans1dBrute(values, k, w);
+        const scale = scaleOf(values, w);
+        closeCost(kmeans(values, { k, weights: w }).inertia, best, scale);
+        // same values as float16 (exact: multiples of 1/8): the histogram path
+        const half = Tensor.from(Uint16Array.from(values, (v) => f32ToF16Ref(v)), [n], 'float16');
+        closeCost(kmeans(half, { k, weights: w }).inertia, best, scale);
+      }
+    }
+  });
+
+  it('clusters float16 values through their 16-bit histogram exactly as their float32 copies', () => {
+    const n = 100000;
+    const h = Uint16Array.from(syntheticWeights(n, 'gaussian', rng(3)), (v) => f32ToF16Ref(v));
+    const f = Float32Array.from(h, (b) => f16ToF32Ref(b));
+    const a = kmeans(Tensor.from(h, [n], 'float16'), { k: 16 }), b = kmeans(f, { k: 16 });
+    expect(Array.from(a.centroids)).toEqual(Array.from(b.centroids));
+    expect(a.inertia).toBe(b.inertia);
+    expect(Array.from(a.assignments.subarray(0, 1000))).toEqual(Array.from(b.assignments.subarray(0, 1000)));
+  });
+
+  it('is the same sync and async', async () => {
+    const v = randomArray(5000, 2);
+    const a = kmeans(v, { k: 8 }), b = await kmeansAsync(v, { k: 8 });
+    expect(b.inertia).toBe(a.inertia);
+    expect(Array.from(b.assignments)).toEqual(Array.from(a.assignments));
+  });
+});
+
+describe('kmeans on vectors (k-means++ and Lloyd)', () => {
+  const points = (n: number, dim: number, seed: number) => {
+    const r = rng(seed);
+    // a few blobs plus noise
+    return Float32Array.from({ length: n * dim }, (_, i) => Math.floor((i / dim) % 5) + (r() - 0.5) * 0.8);
+  };
+
+  it('never increases the inertia across iterations, and reports the inertia of its result', () => {
+    for (const dim of [2, 3, 8]) {
+      const p = points(3000, dim, dim);
+      const w = Float32Array.from({ length: 3000 }, (_, i) => 1 + (i % 3));
+      for (const weights of [undefined, w]) {
+        const res = kmeans(p, { k: 12, dim, maxIter: 30, tolerance: 0, seed: 4, weights });
+        for (let i = 1; i < res.history.length; i++) {
+          expect(res.history[i], `dim ${dim} iteration ${i}`).toBeLessThanOrEqual(res.history[i - 1] * (1 + 1e-6));
+        }
+        expect(res.history.length).toBe(res.iterations + 1);
+        const ref = inertiaRef(p, dim, res.centroids, res.assignments, weights);
+        expect(Math.abs(res.inertia - ref) / ref).toBeLessThan(1e-5);
+      }
+    }
+  });
+
+  it('assigns every point to its nearest centroid', () => {
+    const dim = 4, p = points(2000, dim, 9);
+    const res = kmeans(p, { k: 20, dim, seed: 2 });
+    for (let i = 0; i < 2000; i++) {
+      const d = (c: number) => { let s = 0; for (let t = 0; t < dim; t++) s += (p[i * dim + t] - res.centroids[c * dim + t]) ** 2; return s; };
+      const mine = d(res.assignments[i]);
+      for (let c = 0; c < res.clusters; c++) expect(mine).toBeLessThanOrEqual(d(c) * (1 + 1e-6) + 1e-12);
+    }
+  });
+
+  it('is deterministic for a seed, whatever the thread count, sync or async', async () => {
+    const dim = 8, p = points(20000, dim, 1);
+    const a = kmeans(p, { k: 32, dim, seed: 7, maxIter: 5 });
+    const threads = getNumThreads();
+    setNumThreads(1);
+    const b = kmeans(p, { k: 32, dim, seed: 7, maxIter: 5 });
+    setNumThreads(threads);
+    const c = await kmeansAsync(p, { k: 32, dim, seed: 7, maxIter: 5 });
+    for (const x of [b, c]) {
+      expect(Array.from(x.centroids)).toEqual(Array.from(a.centroids));
+      expect(x.history).toEqual(a.history);
+    }
+    const d = kmeans(p, { k: 32, dim, seed: 8, maxIter: 5 });
+    expect(Array.from(d.centroids)).not.toEqual(Array.from(a.centroids));
+  });
+
+  it("runs Lloyd in 1-D with method 'lloyd', never below the exact optimum", () => {
+    const v = randomArray(3000, 12);
+    const l = kmeans(v, { k: 8, method: 'lloyd', seed: 3 }), e = kmeans(v, { k: 8 });
+    expect(l.inertia).toBeGreaterThanOrEqual(e.inertia * (1 - 1e-6));
+    expect(l.inertia).toBeLessThan(e.inertia * 1.2);
+  });
+
+  it('returns fewer clusters than k when there are fewer distinct points', () => {
+    const p = Float32Array.of(1, 1, 2, 2, 1, 1, 5, 5);
+    const res = kmeans(p, { k: 6, dim: 2 });
+    expect(res.clusters).toBe(3);
+    expect(res.inertia).toBe(0);
+  });
+});
+
+describe('cluster', () => {
+  const M = 9, K = 96;
+  const w = Tensor.from(syntheticWeights(M * K, 'student-t', rng(21)), [M, K]);
+  const SETTINGS: ClusterOptions[] = [];
+  for (const bits of [1, 2, 3, 4, 5, 6, 7, 8]) SETTINGS.push({ bits });
+  for (const dim of [2, 4, 8] as const) SETTINGS.push({ bits: 4, dim }, { bits: 2, dim, granularity: 'tensor' }, { bits: 3, dim, granularity: 'group', groupSize: 4 });
+  SETTINGS.push({ bits: 4, granularity: 'tensor', codebookType: 'float32' }, { bits: 3, granularity: 'group', groupSize: 2 }, { bits: 8, dim: 2, codebookType: 'float32' });
+
+  it('decodes (toDense) exactly as the reference unpacking of indices and codebooks', () => {
+    for (const o of SETTINGS) {
+      const c = cluster(w, o);
+      const got = c.toDense().data, want = decodeClusteredRef(c);
+      for (let i = 0; i < got.length; i++) if (got[i] !== want[i]) throw new Error(`${JSON.stringify(o)} [${i}]: ${got[i]} vs ${want[i]}`);
+    }
+  });
+
+  it('maps every scalar weight to its nearest codebook entry, and is exact per codebook (float32 codebook)', () => {
+    for (const granularity of ['row', 'tensor'] as const) {
+      const c = cluster(w, { bits: 3, granularity, codebookType: 'float32' });
+      const d = c.toDense().data;
+      for (let m = 0; m < M; m++) {
+        const book = granularity === 'row' ? m : 0;
+        const entries = Array.from(c.codebook.subarray(book * 8, book * 8 + 8));
+        for (let k = 0; k < K; k++) {
+          const v = w.data[m * K + k];
+          const best = Math.min(...entries.map((e) => Math.abs(e - v)));
+          expect(Math.abs(d[m * K + k] - v)).toBe(best);
+        }
+      }
+      // the error equals the exact optimum (up to float32 rounding of the centroids)
+      const rows = granularity === 'row' ? Array.from({ length: M }, (_, m) => w.data.subarray(m * K, (m + 1) * K)) : [w.data];
+      const best = rows.reduce((s, r) => s + kmeans1dBrute(r, 8), 0);
+      let err = 0;
+      for (let i = 0; i < M * K; i++) err += (w.data[i] - d[i]) ** 2;
+      expect(Math.abs(err - best) / best).toBeLessThan(1e-5);
+    }
+  });
+
+  it('reports its storage exactly, codebooks counted', () => {
+    const c4 = cluster(w, { bits: 4 });
+    expect(c4.indices.byteLength).toBe(M * 3 * 16); // K = 96: 3 blocks of 32
+    expect(c4.codebook.byteLength).toBe(M * 16 * 2);
+    expect(c4.byteLength).toBe(M * 48 + M * 32);
+    expect(c4.bitsPerWeight).toBeCloseTo(4 + (32 * 8) / 96);
+    expect(cluster(w, { bits: 3, granularity: 'tensor' }).byteLength).toBe(M * 3 * 12 + 8 * 2);
+    const v = cluster(w, { bits: 4, dim: 4, granularity: 'tensor', codebookType: 'float32' });
+    expect(v.byteLength).toBe(M * 16 + 16 * 4 * 4); // 24 indices per row -> one padded block of 32
+    expect([v.books, v.rowBytes, v.groupSize]).toEqual([1, 16, M]);
+  });
+
+  it('beats int4 symmetric absmax at equal bits per weight (per-row 4-bit, float16 codebook)', () => {
+    const Mq = 8, Kq = 4096;
+    for (const kind of ['gaussian', 'student-t'] as const) {
+      const data = syntheticWeights(Mq * Kq, kind, rng(8));
+      const t = Tensor.from(data, [Mq, Kq]);
+      const c = cluster(t, { bits: 4, granularity: 'row' });
+      // int4 with one float16 scale per 256 weights: 4 + 16/256 = 4.0625 bits, as 4 + 16·16/4096
+      expect(c.bitsPerWeight).toBe(4 + 16 / 256);
+      const base = relativeError(t, absmaxBaseline(data, Mq, Kq, 4, 256));
+      const mine = relativeError(t, c);
+      expect(mine, `${kind}: ${mine} vs ${base}`).toBeLessThan(base);
+      expect(mine).toBeLessThan(relativeError(t, quantize(t, { bits: 4, groupSize: 256 })));
+    }
+  });
+
+  it('weights the clustering by importance', () => {
+    const Mi = 4, Ki = 512;
+    const data = syntheticWeights(Mi * Ki, 'gaussian', rng(4));
+    const imp = Float32Array.from({ length: Mi * Ki }, (_, i) => (i % 7 === 0 ? 100 : 0.01));
+    const t = Tensor.from(data, [Mi, Ki]);
+    const weighted = (c: ClusteredTensor) => {
+      const d = c.toDense().data;
+      let s = 0;
+      for (let i = 0; i < d.length; i++) s += imp[i] * (d[i] - data[i]) ** 2;
+      return s;
+    };
+    for (const dim of [1, 2] as const) {
+      const plain = cluster(t, { bits: 3, dim });
+      const imp3 = cluster(t, { bits: 3, dim, importance: Tensor.from(imp, [Mi, Ki]) });
+      expect(weighted(imp3)).toBeLessThan(weighted(plain));
+    }
+  });
+
+  it('clusters float16 and bfloat16 weights as their float32 values', () => {
+    const h = w.to('float16');
+    const a = cluster(h, { bits: 4 }), b = cluster(h.toFloat32(), { bits: 4 });
+    expect(Array.from(a.codebook)).toEqual(Array.from(b.codebook));
+    expect(Array.from(a.indices)).toEqual(Array.from(b.indices));
+    const bf = w.to('bfloat16');
+    expect(Array.from(cluster(bf, { bits: 2, dim: 2 }).indices)).toEqual(Array.from(cluster(bf.toFloat32(), { bits: 2, dim: 2 }).indices));
+  });
+
+  it('is the same sync and async', async () => {
+    for (const o of [{ bits: 4 }, { bits: 3, dim: 4 as const }]) {
+      const a = cluster(w, o), b = await clusterAsync(w, o);
+      expect(Array.from(b.indices)).toEqual(Array.from(a.indices));
+      expect(Array.from(b.codebook)).toEqual(Array.from(a.codebook));
+    }
+  });
+});
+
+describe('linear on clustered weights (codebook lookups in registers)', () => {
+  const SHAPES: [number, number, number][] = [[1, 1, 8], [1, 9, 64], [2, 13, 96], [3, 5, 40], [8, 17, 256], [13, 33, 168], [50, 12, 64], [1, 40, 1024]];
+  const SETTINGS: ClusterOptions[] = [
+    { bits: 1 }, { bits: 2 }, { bits: 3 }, { bits: 4 }, { bits: 5 }, { bits: 6, codebookType: 'float32' }, { bits: 7 }, { bits: 8 },
+    { bits: 4, granularity: 'tensor' }, { bits: 3, granularity: 'group', groupSize: 3 }, { bits: 8, granularity: 'tensor', codebookType: 'float32' },
+    { bits: 4, dim: 2 }, { bits: 2, dim: 4 }, { bits: 3, dim: 8 }, { bits: 8, dim: 2 }, { bits: 5, dim: 4, granularity: 'tensor' },
+  ];
+  for (const o of SETTINGS) {
+    it(`matches the reference on ${JSON.stringify(o)} for odd shapes`, () => {
+      SHAPES.forEach(([N, M, K], i) => {
+        if (K % (o.dim ?? 1) !== 0) return;
+        const w = Tensor.from(randomArray(M * K, 60 + i), [M, K]);
+        const c = cluster(w, { ...o, maxIter: 4 });
+        const x = Tensor.from(randomArray(N * K, 90 + i), [N, K]);
+        const bias = i % 2 ? Tensor.from(randomArray(M, 7), [M]) : undefined;
+        const y = linear(x, c, bias);
+        const ref = linearRef(x.data, N, K, decodeClusteredRef(c), M, bias?.data);
+        const bad = firstMismatch(y.data, ref, K);
+        expect(bad, `N=${N} M=${M} K=${K}: y[${bad}] = ${y.data[bad]} vs ${ref.y[bad]}`).toBe(-1);
+      });
+    });
+  }
+
+  it('is the same sync and async, and independent of N', async () => {
+    const M = 70, K = 256;
+    const c = cluster(Tensor.from(randomArray(M * K, 1), [M, K]), { bits: 3 });
+    const x = Tensor.from(randomArray(9 * K, 2), [9, K]);
+    const all = linear(x, c).data;
+    expect(Array.from((await linearAsync(x, c)).data)).toEqual(Array.from(all));
+    const one = linear(Tensor.from(x.data.subarray(4 * K, 5 * K), [1, K]), c).data;
+    expect(Array.from(one)).toEqual(Array.from(all.subarray(4 * M, 5 * M)));
+  });
+});
+
+describe('clustering rejects bad input with clear errors', () => {
+  const w = Tensor.from(randomArray(4 * 12, 1), [4, 12]);
+  it('kmeans', () => {
+    expect(() => kmeans(Float32Array.of(1, 2), { k: 0 })).toThrow(/Expected an integer in \[1, 16777216\] for opts\.k but received 0/);
+    expect(() => kmeans(new Float32Array(0), { k: 2 })).toThrow(/at least one point for points/);
+    expect(() => kmeans(Float32Array.of(1, NaN, 3), { k: 2 })).toThrow(/Expected finite values for points but received a NaN or Infinity at index 1/);
+    expect(() => kmeans(Float32Array.of(1, 2, 3, NaN), { k: 2, dim: 2 })).toThrow(/finite values for points but received NaN at index 3/);
+    expect(() => kmeans(Float32Array.of(1, 2, 3), { k: 2, dim: 2 })).toThrow(/Expected a divisor of the number of values \(3\) for opts\.dim/);
+    expect(() => kmeans(Float32Array.of(1, 2), { k: 2, weights: Float32Array.of(1, -1) })).toThrow(/finite weights >= 0 for opts.weights but received -1 at index 1/);
+    expect(() => kmeans(Float32Array.of(1, 2), { k: 2, weights: Float32Array.of(0, 0) })).toThrow(RangeError);
+    expect(() => kmeans(Float32Array.of(1, 2), { k: 2, weights: Float32Array.of(1) })).toThrow(RangeError);
+    expect(() => kmeans([1, 2] as unknown as Float32Array, { k: 2 })).toThrow(TypeError);
+    expect(() => kmeans(Float32Array.of(1, 2), { k: 2, init: 'random' as 'kmeans++' })).toThrow(RangeError);
+    expect(() => kmeans(Float32Array.of(1, 2), undefined as unknown as { k: number })).toThrow(TypeError);
+    expect(() => kmeans(Float32Array.of(1, 2, 3, 4), { k: 2, dim: 2, method: 'exact' })).toThrow(/'lloyd' for dim > 1/);
+  });
+  it('cluster', () => {
+    expect(() => cluster(w, { bits: 0 })).toThrow(/Expected an integer in \[1, 8\] for opts\.bits but received 0/);
+    expect(() => cluster(w, { bits: 9 })).toThrow(RangeError);
+    expect(() => cluster(w, { dim: 8 })).toThrow(/Expected a divisor of K = 12 for opts\.dim but received 8/);
+    expect(() => cluster(w, { dim: 3 as 2 })).toThrow(/1, 2, 4 or 8 for opts\.dim/);
+    expect(() => cluster(w, { granularity: 'group' })).toThrow(/opts\.groupSize/);
+    expect(() => cluster(w, { granularity: 'column' as 'row' })).toThrow(RangeError);
+    expect(() => cluster(Tensor.zeros([0, 4]))).toThrow(/non-empty tensor for w/);
+    expect(() => cluster(Tensor.from(Float32Array.of(1, Infinity, 3, 4), [2, 2]))).toThrow(/finite weights for w but received a NaN or Infinity at index 1/);
+    expect(() => cluster(Tensor.from(Float32Array.of(1, 2, 3, NaN), [2, 2]), { dim: 2 })).toThrow(/index 3/);
+    expect(() => cluster(w, { importance: Tensor.zeros([4, 11]) })).toThrow(/shape \[4, 12\] for opts\.importance/);
+    expect(() => cluster(w, { importance: Tensor.from(new Float32Array(48).fill(-1), [4, 12]) })).toThrow(/finite values >= 0 for opts\.importance/);
+    expect(() => cluster(Tensor.from(Float32Array.of(1e6, 2), [1, 2]), { bits: 1 })).toThrow(/float16/);
+    expect(() => cluster(Tensor.from([1, 2, 3], [3]))).toThrow(/shape \[M, K\]/);
+  });
+  it('linear with clustered weights', () => {
+    const c = cluster(w, { bits: 2 });
+    expect(() => linear(Tensor.zeros([1, 12]), c, null, { activations: 'int8' })).toThrow(/'float32' for clustered weights/);
+    expect(() => linear(Tensor.zeros([1, 11]), c)).toThrow(/shape \[\.\.\., 12\]/);
+  });
+});

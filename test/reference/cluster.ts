@@ -1,0 +1,108 @@
+// Plain TypeScript references for clustering: a brute-force O(k·n²) dynamic
+// program for exact 1-D k-means (cluster costs by weighted Welford updates,
+// not from prefix sums), the weighted inertia of an assignment, and a
+// decoder of ClusteredTensor's packed indices and codebooks.
+import { f16ToF32Ref } from './half.js';
+
+/** Sorted distinct values with summed weights (zero weights dropped). */
+export function uniqueWeighted(values: ArrayLike<number>, weights?: ArrayLike<number> | null): { x: number[]; w: number[] } {
+  const m = new Map<number, number>();
+  for (let i = 0; i < values.length; i++) {
+    const w = weights ? weights[i] : 1;
+    if (w > 0) m.set(values[i] + 0, (m.get(values[i] + 0) ?? 0) + w); // + 0 merges -0 into 0
+  }
+  const x = [...m.keys()].sort((a, b) => a - b);
+  return { x, w: x.map((v) => m.get(v)!) };
+}
+
+/** The optimal 1-D k-means cost by brute-force DP over all split points: O(k n²) cost evaluations. */
+export function kmeans1dBrute(values: ArrayLike<number>, k: number, weights?: ArrayLike<number> | null): number {
+  const { x, w } = uniqueWeighted(values, weights);
+  const n = x.length;
+  const kk = Math.min(k, n);
+  // cost[i][j] = Σ w (x - mean)² of x[i..j], by weighted Welford updates (no prefix-sum cancellation)
+  const cost: number[][] = [];
+  for (let i = 0; i < n; i++) {
+    cost.push([]);
+    let sw = 0, mean = 0, m2 = 0;
+    for (let j = i; j < n; j++) {
+      sw += w[j];
+      const d = x[j] - mean;
+      mean += (w[j] / sw) * d;
+      m2 += w[j] * d * (x[j] - mean);
+      cost[i][j] = m2;
+    }
+  }
+  let prev = Array.from({ length: n }, (_, j) => cost[0][j]);
+  for (let q = 1; q < kk; q++) {
+    const cur = new Array<number>(n).fill(Infinity);
+    for (let j = q; j < n; j++) {
+      for (let i = q; i <= j; i++) cur[j] = Math.min(cur[j], prev[i - 1] + cost[i][j]);
+    }
+    prev = cur;
+  }
+  return prev[n - 1];
+}
+
+/** Σ w · |p − c(p)|² of an assignment, in float64. */
+export function inertiaRef(points: ArrayLike<number>, dim: number, centroids: ArrayLike<number>, assignments: ArrayLike<number>, weights?: ArrayLike<number> | null): number {
+  let s = 0;
+  for (let i = 0; i < assignments.length; i++) {
+    let d = 0;
+    for (let t = 0; t < dim; t++) d += (points[i * dim + t] - centroids[assignments[i] * dim + t]) ** 2;
+    s += (weights ? weights[i] : 1) * d;
+  }
+  return s;
+}
+
+export interface ClusteredFields {
+  shape: readonly [number, number];
+  bits: number;
+  dim: number;
+  groupSize: number;
+  codebookType: 'float16' | 'float32';
+  codebook: Float32Array | Uint16Array;
+  indices: Uint8Array;
+}
+
+/**
+ * Index i of a packed row: blocks of 32 indices, bits × 4 bytes each; 8-bit:
+ * one byte per index; otherwise bit planes, low bits first: a 4-bit plane
+ * (16 bytes, byte j: index j low nibble, j + 16 high), a 2-bit plane (8 bytes,
+ * byte j: index j + 8t in bits 2t..2t+1), a 1-bit plane (4 bytes, bit i).
+ */
+export function clusteredIndexRef(bytes: Uint8Array, rowOffset: number, bits: number, i: number): number {
+  let o = rowOffset + Math.floor(i / 32) * bits * 4;
+  const j = i % 32;
+  if (bits === 8) return bytes[o + j];
+  let v = 0, shift = 0;
+  if (bits >= 4) {
+    v = j < 16 ? bytes[o + j] & 15 : bytes[o + j - 16] >> 4;
+    shift = 4;
+    o += 16;
+  }
+  if (bits & 2) {
+    v += ((bytes[o + (j % 8)] >> (2 * Math.floor(j / 8))) & 3) * 2 ** shift;
+    shift += 2;
+    o += 8;
+  }
+  if (bits & 1) v += ((bytes[o + Math.floor(j / 8)] >> (j % 8)) & 1) * 2 ** shift;
+  return v;
+}
+
+/** The float32 weights a ClusteredTensor stands for. */
+export function decodeClusteredRef(c: ClusteredFields): Float32Array {
+  const [M, K] = c.shape;
+  const E = 2 ** c.bits * c.dim;
+  const rowBytes = (Math.ceil(K / c.dim / 32) * c.bits * 4);
+  const out = new Float32Array(M * K);
+  const entry = (i: number) => (c.codebook instanceof Uint16Array ? f16ToF32Ref(c.codebook[i]) : c.codebook[i]);
+  for (let m = 0; m < M; m++) {
+    const book = Math.floor(m / c.groupSize);
+    for (let k = 0; k < K; k++) {
+      const idx = clusteredIndexRef(c.indices, m * rowBytes, c.bits, Math.floor(k / c.dim));
+      out[m * K + k] = entry(book * E + idx * c.dim + (k % c.dim));
+    }
+  }
+  return out;
+}

@@ -13,11 +13,12 @@ namespace avx512 {
 
 // 16 values; `masked` zero-fills the lanes whose mask bit is clear (and does
 // not read them).
-// `broadcast` puts *p in every lane.
+// `broadcast` puts *p in every lane (`broadcast8`: of a 256-bit vector).
 struct F32 {
   using T = float;
   SPARQ_TARGET_AVX512 static __m512 full(const float* p) { return _mm512_loadu_ps(p); }
   SPARQ_TARGET_AVX512 static __m512 broadcast(const float* p) { return _mm512_set1_ps(*p); }
+  SPARQ_TARGET_AVX512 static __m256 broadcast8(const float* p) { return _mm256_set1_ps(*p); }
   SPARQ_TARGET_AVX512 static __m512 masked(const float* p, __mmask16 m) {
     return _mm512_maskz_loadu_ps(m, p);
   }
@@ -34,6 +35,9 @@ struct F16 {
   SPARQ_TARGET_AVX512 static __m512 broadcast(const uint16_t* p) {
     return _mm512_cvtph_ps(_mm256_set1_epi16(static_cast<short>(*p)));
   }
+  SPARQ_TARGET_AVX512 static __m256 broadcast8(const uint16_t* p) {
+    return _mm256_cvtph_ps(_mm_set1_epi16(static_cast<short>(*p)));
+  }
 };
 
 struct BF16 {
@@ -49,6 +53,9 @@ struct BF16 {
   }
   SPARQ_TARGET_AVX512 static __m512 broadcast(const uint16_t* p) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_set1_epi16(static_cast<short>(*p)), 16));
+  }
+  SPARQ_TARGET_AVX512 static __m256 broadcast8(const uint16_t* p) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_set1_epi16(static_cast<short>(*p)), 16));
   }
 };
 

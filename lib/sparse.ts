@@ -69,15 +69,21 @@ interface Nm {
   bits: number;
 }
 
+/** Density below which format 'auto' picks 'csr' (see chooseFormat). */
+export const AUTO_CSR_DENSITY = 0.22;
+
 /**
- * PROVISIONAL rule for format 'auto', to be replaced by one backed by the
- * benchmark sweep: density <= 0.15 → 'csr', else 'bitmap' (N:M patterns
- * included; 'auto' never picks 'nm' for now).
+ * The rule of format 'auto', from `npm run bench:sparsity`: 'csr' below
+ * AUTO_CSR_DENSITY (sparsity above 78%), else 'bitmap', N:M patterns included
+ * ('nm' is never faster than 'bitmap' at the same density). The bitmap
+ * kernels cost the same per weight at any density (they expand every 16-wide
+ * tile), CSR costs per stored value; they cross between 75% and 80% sparsity
+ * at N = 1, 8 and 32.
  * @internal
  */
 export function chooseFormat(density: number, nm: NmPattern | null): SparseFormat {
   void nm;
-  return density <= 0.15 ? 'csr' : 'bitmap';
+  return density < AUTO_CSR_DENSITY ? 'csr' : 'bitmap';
 }
 
 // ------------------------------------------------------------------ validation

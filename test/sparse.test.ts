@@ -223,11 +223,12 @@ describe('SparseTensor.fromDense and toDense', () => {
     expect(() => fromBitmap.to('coo' as SparseFormat)).toThrow(/for format but received "coo"/);
   });
 
-  it("chooses the format for 'auto' by the provisional rule (density <= 0.15: csr, else bitmap)", () => {
+  it("chooses the format for 'auto' by density (below 0.22: csr, else bitmap)", () => {
     const w = Tensor.from(randomArray(16 * 64, 5), [16, 64]);
     const w1000 = Tensor.from(randomArray(20 * 50, 6), [20, 50]);
-    expect(prune(w1000, { sparsity: 0.85 }).format).toBe('csr'); // density 0.15
-    expect(prune(w1000, { sparsity: 0.849 }).format).toBe('bitmap'); // density 0.151
+    expect(prune(w1000, { sparsity: 0.781 }).format).toBe('csr'); // density 0.219
+    expect(prune(w1000, { sparsity: 0.78 }).format).toBe('bitmap'); // density 0.22
+    expect(prune(w1000, { sparsity: 0.8 }).format).toBe('csr');
     expect(prune(w, { sparsity: 0.5 }).format).toBe('bitmap');
     expect(prune(w, { pattern: '2:4' }).format).toBe('bitmap');
     expect(prune(w, { pattern: '1:8' }).format).toBe('csr');
@@ -487,6 +488,29 @@ describe('linear on sparse weights', () => {
           }
         }
       }
+    }
+  });
+
+  it('gives each output bit for bit the same whatever N and the thread count (kernel paths differ by N)', async () => {
+    const { setNumThreads, getNumThreads } = await import('../lib/index.js');
+    const M = 70, K = 200, N = 53;
+    const w = Tensor.from(randomArray(M * K, 61), [M, K]);
+    const x = Tensor.from(randomArray(N * K, 62), [N, K]);
+    const before = getNumThreads();
+    try {
+      for (const s of [prune(w, { sparsity: 0.8, format: 'csr', values: 'bfloat16' }), prune(w, { sparsity: 0.6, format: 'bitmap' }),
+        prune(w, { pattern: '2:4', format: 'nm', values: 'float16' })]) {
+        const all = linear(x, s).data;
+        for (const n of [0, 5, 17, 52]) {
+          const one = linear(Tensor.from(x.data.slice(n * K, (n + 1) * K), [1, K]), s).data;
+          expect(firstBitDifference(one, all.subarray(n * M, (n + 1) * M)), `${s} row ${n}`).toBe(-1);
+        }
+        setNumThreads(1);
+        expect(firstBitDifference(linear(x, s).data, all), `${s} one thread`).toBe(-1);
+        setNumThreads(before);
+      }
+    } finally {
+      setNumThreads(before);
     }
   });
 

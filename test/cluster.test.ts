@@ -252,7 +252,7 @@ describe('cluster', () => {
 });
 
 describe('linear on clustered weights (codebook lookups in registers)', () => {
-  const SHAPES: [number, number, number][] = [[1, 1, 8], [1, 9, 64], [2, 13, 96], [3, 5, 40], [8, 17, 256], [13, 33, 168], [50, 12, 64], [1, 40, 1024]];
+  const SHAPES: [number, number, number][] = [[1, 1, 8], [1, 9, 64], [2, 13, 96], [3, 5, 40], [8, 17, 256], [13, 33, 168], [50, 12, 64], [1, 40, 1024], [1, 11, 48], [2, 7, 56]];
   const SETTINGS: ClusterOptions[] = [
     { bits: 1 }, { bits: 2 }, { bits: 3 }, { bits: 4 }, { bits: 5 }, { bits: 6, codebookType: 'float32' }, { bits: 7 }, { bits: 8 },
     { bits: 4, granularity: 'tensor' }, { bits: 3, granularity: 'group', groupSize: 3 }, { bits: 8, granularity: 'tensor', codebookType: 'float32' },

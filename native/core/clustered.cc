@@ -24,13 +24,14 @@ void clustered_pack_row(const uint8_t* idx, size_t count, unsigned bits, uint8_t
       b[j] = static_cast<uint8_t>(v);
       continue;
     }
+    const unsigned q = (j >> 2) & 3u, h = j >> 4;  // as clustered_index
     if (bits >= 4) {
-      b[j & 15] |= static_cast<uint8_t>((v & 0xF) << ((j & 16) >> 2));
+      b[4 * (j & 3u) + q] |= static_cast<uint8_t>((v & 0xF) << (4 * h));
       v >>= 4;
       b += 16;
     }
     if (bits & 2) {
-      b[j & 7] |= static_cast<uint8_t>((v & 3) << (2 * (j >> 3)));
+      b[4 * (j & 1u) + q] |= static_cast<uint8_t>((v & 3) << (2 * (2 * ((j >> 1) & 1u) + h)));
       v >>= 2;
       b += 8;
     }

@@ -5,14 +5,22 @@
 //
 // Index packing. Each row holds K / dim indices, padded with zeros to a
 // multiple of 32; every block of 32 indices takes bits * 4 bytes, stored as
-// bit planes (so a 16-index half block decodes with shifts and masks only):
+// bit planes laid out so that a SIMD register of 32-bit lanes decodes 16 (or 8)
+// consecutive indices with one broadcast load and one variable shift per
+// lane, no shuffle (the codebook permute reads only the low bits of a lane):
 //   bits 8:        32 bytes, byte i = index i.
 //   otherwise the planes below, in this order, whichever `bits` needs
 //   (1 = 1, 2 = 2, 3 = 2 + 1, 4 = 4, 5 = 4 + 1, 6 = 4 + 2, 7 = 4 + 2 + 1);
-//   the first plane holds the low bits of each index:
-//   4-bit plane, 16 bytes: byte j holds index j (low nibble) and index j + 16
-//                (high nibble), as ggml's q4_0;
-//   2-bit plane,  8 bytes: byte j holds index j + 8t in bits 2t..2t+1, t = 0..3;
+//   the first plane holds the low bits of each index. With j = 16h + 4b + r
+//   (h = 0..1 the half block, b = 0..3, r = 0..3):
+//   4-bit plane, 16 bytes: byte 4r + b holds index j in nibble h (low nibble
+//                for the first 16 indices, high for the next 16): q4_0's
+//                order with the 16 bytes transposed as a 4x4 matrix, so
+//                32-bit word r holds the indices of lanes r, r + 4, r + 8,
+//                r + 12 (lane l at bit 8 (l / 4) + 4h);
+//   2-bit plane,  8 bytes: with r = 2u + a (a, u = 0..1), byte 4a + b holds
+//                index j in bits 2t..2t+1, t = 2u + h (word a holds the
+//                even (a = 0) or odd lanes, lane l at bit 4 (l / 2) + 2h);
 //   1-bit plane,  4 bytes: a little-endian 32-bit word, bit i = index i.
 // So 4-bit indices cost 16 bytes per 32 weights, 3-bit 12 (2-bit plane, then
 // the high bit), 2-bit 8.
@@ -48,14 +56,15 @@ inline unsigned clustered_index(const uint8_t* row, unsigned bits, size_t i) {
   const uint8_t* b = row + (i >> 5) * bits * 4;
   const unsigned j = static_cast<unsigned>(i & 31);
   if (bits == 8) return b[j];
+  const unsigned q = (j >> 2) & 3u, h = j >> 4;
   unsigned v = 0, shift = 0;
   if (bits >= 4) {
-    v = (b[j & 15] >> ((j & 16) >> 2)) & 0xF;
+    v = (b[4 * (j & 3u) + q] >> (4 * h)) & 0xF;
     shift = 4;
     b += 16;
   }
   if (bits & 2) {
-    v |= ((b[j & 7] >> (2 * (j >> 3))) & 3u) << shift;
+    v |= ((b[4 * (j & 1u) + q] >> (2 * (2 * ((j >> 1) & 1u) + h))) & 3u) << shift;
     shift += 2;
     b += 8;
   }

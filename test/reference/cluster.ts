@@ -67,26 +67,30 @@ export interface ClusteredFields {
 
 /**
  * Index i of a packed row: blocks of 32 indices, bits × 4 bytes each; 8-bit:
- * one byte per index; otherwise bit planes, low bits first: a 4-bit plane
- * (16 bytes, byte j: index j low nibble, j + 16 high), a 2-bit plane (8 bytes,
- * byte j: index j + 8t in bits 2t..2t+1), a 1-bit plane (4 bytes, bit i).
+ * one byte per index; otherwise bit planes, low bits first. With
+ * j = i mod 32 = 16h + 4b + r (h in 0..1, b, r in 0..3): a 4-bit plane (16
+ * bytes, byte 4r + b holds index j in nibble h), a 2-bit plane (8 bytes; with
+ * r = 2u + a, byte 4a + b holds index j in bits 2t..2t+1, t = 2u + h), a 1-bit
+ * plane (4 bytes, bit j).
  */
 export function clusteredIndexRef(bytes: Uint8Array, rowOffset: number, bits: number, i: number): number {
   let o = rowOffset + Math.floor(i / 32) * bits * 4;
   const j = i % 32;
   if (bits === 8) return bytes[o + j];
+  const h = j >> 4, b = (j >> 2) & 3, r = j & 3;
   let v = 0, shift = 0;
   if (bits >= 4) {
-    v = j < 16 ? bytes[o + j] & 15 : bytes[o + j - 16] >> 4;
+    v = (bytes[o + 4 * r + b] >> (4 * h)) & 15;
     shift = 4;
     o += 16;
   }
   if (bits & 2) {
-    v += ((bytes[o + (j % 8)] >> (2 * Math.floor(j / 8))) & 3) * 2 ** shift;
+    const a = r & 1, u = r >> 1;
+    v += ((bytes[o + 4 * a + b] >> (2 * (2 * u + h))) & 3) * 2 ** shift;
     shift += 2;
     o += 8;
   }
-  if (bits & 1) v += ((bytes[o + Math.floor(j / 8)] >> (j % 8)) & 1) * 2 ** shift;
+  if (bits & 1) v += ((bytes[o + (j >> 3)] >> (j % 8)) & 1) * 2 ** shift;
   return v;
 }
 

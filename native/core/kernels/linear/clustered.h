@@ -21,7 +21,9 @@ void linear_clustered_avx512(const float* x, size_t ldx, const ClusteredWeights&
 void clustered_decode_row_ref(const ClusteredWeights& w, size_t K, size_t m, float* out);
 
 // The codebooks of rows [m0, m1) as float32, each padded to `stride` floats
-// (>= its entries; padding zero) so a kernel may load whole registers.
+// (a multiple of its entries) by repeating its entries, so a kernel may load
+// whole registers and permute with indices whose bits above the codebook's
+// are garbage.
 // Returns the first row's book.
 const float* clustered_books_f32(const ClusteredWeights& w, size_t m0, size_t m1, size_t stride,
                                  std::vector<float>& scratch);

@@ -16,25 +16,42 @@
 namespace sparq {
 namespace {
 
-// Indices p .. p + 7 of a packed row (p a multiple of 8).
-template <unsigned Bits>
+// Per-lane right shifts that bring index t of the quarter block q (indices
+// 8q .. 8q + 7) to bit 0 of lane t (clustered.h, with l = 8 (q % 2) + t and
+// h = q / 2): 4-bit plane word t % 4 at 8 (l / 4) + 4h, 2-bit plane word
+// t % 2 at 4 (l / 2) + 2h.
+alignas(32) constexpr int32_t kShift4[4][8] = {{0, 0, 0, 0, 8, 8, 8, 8},
+                                               {16, 16, 16, 16, 24, 24, 24, 24},
+                                               {4, 4, 4, 4, 12, 12, 12, 12},
+                                               {20, 20, 20, 20, 28, 28, 28, 28}};
+alignas(32) constexpr int32_t kShift2[4][8] = {{0, 0, 4, 4, 8, 8, 12, 12},
+                                               {16, 16, 20, 20, 24, 24, 28, 28},
+                                               {2, 2, 6, 6, 10, 10, 14, 14},
+                                               {18, 18, 22, 22, 26, 26, 30, 30}};
+
+// Indices p .. p + 7 of a packed row (p a multiple of 8). Unless Clean, the
+// bits above the top plane's are garbage (the permutes read only the low 3
+// bits, the blend bit 3, and the codebooks repeat to fill them).
+template <unsigned Bits, bool Clean>
 SPARQ_TARGET_AVX2 inline __m256i decode8(const uint8_t* row, size_t p) {
   const uint8_t* b = row + (p >> 5) * Bits * 4;
-  const unsigned j0 = static_cast<unsigned>(p & 31);
+  const unsigned j0 = static_cast<unsigned>(p & 31), q = j0 >> 3;
   if (Bits == 8) return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + j0)));
   __m256i v = _mm256_setzero_si256();
   int shift = 0;
   if (Bits >= 4) {
-    __m128i x = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + (j0 & 15)));
-    if (j0 & 16) x = _mm_srli_epi16(x, 4);
-    v = _mm256_cvtepu8_epi32(_mm_and_si128(x, _mm_set1_epi8(0x0F)));
+    const __m256i words = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b)));
+    v = _mm256_srlv_epi32(words, _mm256_load_si256(reinterpret_cast<const __m256i*>(kShift4[q])));
+    if (Bits > 4) v = _mm256_and_si256(v, _mm256_set1_epi32(0xF));
     shift = 4;
     b += 16;
   }
   if (Bits & 2) {
-    __m128i x = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b));
-    x = _mm_srl_epi16(x, _mm_cvtsi32_si128(static_cast<int>(2 * (j0 >> 3))));
-    const __m256i t = _mm256_cvtepu8_epi32(_mm_and_si128(x, _mm_set1_epi8(0x03)));
+    uint64_t u;
+    std::memcpy(&u, b, 8);
+    __m256i t = _mm256_srlv_epi32(_mm256_set1_epi64x(static_cast<long long>(u)),
+                                  _mm256_load_si256(reinterpret_cast<const __m256i*>(kShift2[q])));
+    if (Bits & 1) t = _mm256_and_si256(t, _mm256_set1_epi32(3));
     v = shift ? _mm256_or_si256(v, _mm256_slli_epi32(t, shift)) : t;
     shift += 2;
     b += 8;
@@ -44,6 +61,7 @@ SPARQ_TARGET_AVX2 inline __m256i decode8(const uint8_t* row, size_t p) {
     const __m256i sel = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(b[j0 >> 3]), bit), bit);
     v = _mm256_or_si256(v, _mm256_and_si256(sel, _mm256_set1_epi32(1 << shift)));
   }
+  if (Clean && Bits != 8) v = _mm256_and_si256(v, _mm256_set1_epi32((1 << Bits) - 1));
   return v;
 }
 
@@ -56,6 +74,7 @@ struct Format {
 template <unsigned Bits, size_t Dim>
 struct ClusterPolicy {
   using F = Format<Bits, Dim>;
+  static constexpr bool kClean = F::kEntries > 16;  // gathers need exact indices
   struct Row {
     const uint8_t* idx;
     const float* book;
@@ -77,9 +96,9 @@ struct ClusterPolicy {
   }
 
   SPARQ_TARGET_AVX2 __m256 load(const Row& r, size_t k) const {
-    if (Dim == 1) return lookup(decode8<Bits>(r.idx, k), r.book);
+    if (Dim == 1) return lookup(decode8<Bits, kClean>(r.idx, k), r.book);
     const size_t p0 = k / Dim, p8 = p0 & ~size_t{7};
-    const __m256i i8 = decode8<Bits>(r.idx, p8);
+    const __m256i i8 = decode8<Bits, kClean>(r.idx, p8);
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i sel = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(p0 - p8)),
                                          _mm256_srli_epi32(lane, __builtin_ctzll(Dim)));

@@ -17,8 +17,20 @@
 namespace sparq {
 namespace {
 
-// Indices p .. p + 15 of a packed row (p a multiple of 16).
-template <unsigned Bits>
+// Per-lane right shifts that bring index l of half block h to bit 0 of
+// lane l (clustered.h): 4-bit plane word l % 4 at 8 (l / 4) + 4h, 2-bit
+// plane word l % 2 at 4 (l / 2) + 2h.
+alignas(64) constexpr int32_t kShift4[2][16] = {
+    {0, 0, 0, 0, 8, 8, 8, 8, 16, 16, 16, 16, 24, 24, 24, 24},
+    {4, 4, 4, 4, 12, 12, 12, 12, 20, 20, 20, 20, 28, 28, 28, 28}};
+alignas(64) constexpr int32_t kShift2[2][16] = {
+    {0, 0, 4, 4, 8, 8, 12, 12, 16, 16, 20, 20, 24, 24, 28, 28},
+    {2, 2, 6, 6, 10, 10, 14, 14, 18, 18, 22, 22, 26, 26, 30, 30}};
+
+// Indices p .. p + 15 of a packed row (p a multiple of 16) in 32-bit lanes.
+// Unless Clean, the bits above the top plane's are garbage (the permutes
+// read only the low 4 or 5 bits, and the codebooks repeat to fill them).
+template <unsigned Bits, bool Clean>
 SPARQ_TARGET_AVX512 inline __m512i decode16(const uint8_t* row, size_t p) {
   const uint8_t* b = row + (p >> 5) * Bits * 4;
   const unsigned h = static_cast<unsigned>(p >> 4) & 1u;
@@ -26,18 +38,17 @@ SPARQ_TARGET_AVX512 inline __m512i decode16(const uint8_t* row, size_t p) {
   __m512i v = _mm512_setzero_si512();
   unsigned shift = 0;
   if (Bits >= 4) {
-    __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b));
-    if (h) x = _mm_srli_epi16(x, 4);
-    v = _mm512_cvtepu8_epi32(_mm_and_si128(x, _mm_set1_epi8(0x0F)));
+    const __m512i words = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b)));
+    v = _mm512_srlv_epi32(words, _mm512_load_si512(kShift4[h]));
+    if (Bits > 4) v = _mm512_and_si512(v, _mm512_set1_epi32(0xF));
     shift = 4;
     b += 16;
   }
   if (Bits & 2) {
     uint64_t u;
     std::memcpy(&u, b, 8);
-    u >>= 4 * h;
-    const uint64_t lo = u & 0x0303030303030303ull, hi = (u >> 2) & 0x0303030303030303ull;
-    const __m512i t = _mm512_cvtepu8_epi32(_mm_set_epi64x(static_cast<long long>(hi), static_cast<long long>(lo)));
+    __m512i t = _mm512_srlv_epi32(_mm512_set1_epi64(static_cast<long long>(u)), _mm512_load_si512(kShift2[h]));
+    if (Bits & 1) t = _mm512_and_si512(t, _mm512_set1_epi32(3));
     v = shift ? _mm512_or_si512(v, _mm512_slli_epi32(t, shift)) : t;
     shift += 2;
     b += 8;
@@ -48,6 +59,7 @@ SPARQ_TARGET_AVX512 inline __m512i decode16(const uint8_t* row, size_t p) {
     const __mmask16 m = static_cast<__mmask16>(word >> (16 * h));
     v = _mm512_mask_or_epi32(v, m, v, _mm512_set1_epi32(1 << shift));
   }
+  if (Clean && Bits != 8) v = _mm512_and_si512(v, _mm512_set1_epi32((1 << Bits) - 1));
   return v;
 }
 
@@ -60,6 +72,7 @@ struct Format {
 template <unsigned Bits, size_t Dim>
 struct ClusterPolicy {
   using F = Format<Bits, Dim>;
+  static constexpr bool kClean = F::kEntries > 32;  // gathers need exact indices
   struct Row {
     const uint8_t* idx;
     const float* book;
@@ -77,9 +90,9 @@ struct ClusterPolicy {
   }
 
   SPARQ_TARGET_AVX512 __m512 load(const Row& r, size_t k) const {
-    if (Dim == 1) return lookup(decode16<Bits>(r.idx, k), r.book);
+    if (Dim == 1) return lookup(decode16<Bits, kClean>(r.idx, k), r.book);
     const size_t p0 = k / Dim, p16 = p0 & ~size_t{15};
-    const __m512i i16 = decode16<Bits>(r.idx, p16);
+    const __m512i i16 = decode16<Bits, kClean>(r.idx, p16);
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const __m512i sel = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(p0 - p16)),
                                          _mm512_srli_epi32(lane, __builtin_ctzll(Dim)));
@@ -94,9 +107,113 @@ struct ClusterPolicy {
   }
 };
 
+// Codebook entries [16h, 16h + 16) of `book` (E entries) as f32 in one
+// register, repeated to fill it when E < 16.
+template <size_t E>
+SPARQ_TARGET_AVX512 inline __m512 book_register(const void* codebook, ScaleType t, size_t book, size_t h) {
+  constexpr __mmask16 kMask = E >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << E) - 1u);
+  __m512 v;
+  if (t == ScaleType::kF16) {
+    const uint16_t* p = static_cast<const uint16_t*>(codebook) + book * E + 16 * h;
+    v = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(kMask, p));
+  } else {
+    v = _mm512_maskz_loadu_ps(kMask, static_cast<const float*>(codebook) + book * E + 16 * h);
+  }
+  if (E < 16) {
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    v = _mm512_permutexvar_ps(_mm512_and_si512(lane, _mm512_set1_epi32(static_cast<int>(E - 1))), v);
+  }
+  return v;
+}
+
+// One or two activation rows, scalar entries with at most 32 per codebook:
+// MR rows at once, whole 32-index blocks per step (one broadcast load per
+// plane and a shift per 16 lanes; each codebook converted once per tile and
+// held in registers), then a last half block and the K tail. Every
+// accumulator sees the FMAs in k order and is reduced like avx512::tile's,
+// so results match the generic driver bit for bit.
+template <unsigned Bits, int MR, int NR>
+SPARQ_TARGET_AVX512 void narrow_tile(const float* xg, const ClusteredWeights& w, const uint8_t* const* idx,
+                                     const size_t* books, size_t K, float* out) {
+  constexpr size_t E = size_t{1} << Bits;
+  constexpr bool kTwo = E > 16;
+  __m512 lo[MR], hi[MR], acc[MR][NR];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+    lo[i] = book_register<E>(w.codebook, w.codebook_type, books[i], 0);
+    hi[i] = kTwo ? book_register<E>(w.codebook, w.codebook_type, books[i], 1) : lo[i];
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_setzero_ps();
+  }
+  const auto lookup = [&](__m512i v, int i) SPARQ_TARGET_AVX512 {
+    return kTwo ? _mm512_permutex2var_ps(lo[i], v, hi[i]) : _mm512_permutexvar_ps(v, lo[i]);
+  };
+  constexpr size_t kStep = avx512::kLanes * NR;  // packed floats per 16 k
+  const size_t blocks = K / 32;
+  for (size_t blk = 0; blk < blocks; ++blk) {
+    const float* xs = xg + 2 * blk * kStep;
+    __m512 x0[NR], x1[NR];
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; ++j) {
+      x0[j] = _mm512_loadu_ps(xs + j * avx512::kLanes);
+      x1[j] = _mm512_loadu_ps(xs + kStep + j * avx512::kLanes);
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      const __m512 w0 = lookup(decode16<Bits, false>(idx[i], 32 * blk), i);
+      const __m512 w1 = lookup(decode16<Bits, false>(idx[i], 32 * blk + 16), i);
+#pragma GCC unroll 8
+      for (int j = 0; j < NR; ++j) {
+        acc[i][j] = _mm512_fmadd_ps(w0, x0[j], acc[i][j]);
+        acc[i][j] = _mm512_fmadd_ps(w1, x1[j], acc[i][j]);
+      }
+    }
+  }
+  // Rows hold whole blocks of 32 (zero-padded) indices, so the tail decodes
+  // in bounds; lanes past K are zeroed.
+  for (size_t k = 32 * blocks; k < K; k += avx512::kLanes) {
+    const float* xs = xg + k / avx512::kLanes * kStep;
+    const __mmask16 m = K - k >= avx512::kLanes ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (K - k)) - 1u);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      const __m512 wv = _mm512_maskz_mov_ps(m, lookup(decode16<Bits, false>(idx[i], k), i));
+#pragma GCC unroll 8
+      for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(xs + j * avx512::kLanes), acc[i][j]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; ++j) out[i * NR + j] = avx512::reduce_add(acc[i][j]);
+}
+
+template <unsigned Bits, int NR>
+SPARQ_TARGET_AVX512 void narrow(const float* xg, const ClusteredWeights& w, size_t K, const float* bias,
+                                float* y, size_t ldy, size_t n, size_t m0, size_t m1) {
+  constexpr int MR = 8;
+  const size_t row_bytes = clustered_row_bytes(K, 1, Bits);
+  for (size_t m = m0; m < m1; m += MR) {
+    const uint8_t* idx[MR];
+    size_t books[MR];
+    for (int i = 0; i < MR; ++i) {
+      const size_t r = std::min(m + i, m1 - 1);  // past m1: the last row again, results dropped
+      idx[i] = w.indices + r * row_bytes;
+      books[i] = r / w.rows_per_book;
+    }
+    float out[MR * NR];
+    narrow_tile<Bits, MR, NR>(xg, w, idx, books, K, out);
+    store_tile(out, NR, std::min<size_t>(MR, m1 - m), bias, y, ldy, n, m);
+  }
+}
+
 template <unsigned Bits, size_t Dim>
 SPARQ_TARGET_AVX512 void run(const float* xp, const ClusteredWeights& w, size_t K, const float* bias,
                              float* y, size_t ldy, size_t n0, size_t n1, size_t m0, size_t m1) {
+  if constexpr (Dim == 1 && Bits <= 5) {
+    const float* xg = xp + n0 * avx512::k_steps(K) * avx512::kLanes;
+    if (n1 - n0 == 1) return narrow<Bits, 1>(xg, w, K, bias, y, ldy, n0, m0, m1);
+    if (n1 - n0 == 2) return narrow<Bits, 2>(xg, w, K, bias, y, ldy, n0, m0, m1);
+  }
   thread_local std::vector<float> scratch;
   ClusterPolicy<Bits, Dim> p;
   p.indices = w.indices;

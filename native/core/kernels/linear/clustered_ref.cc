@@ -25,7 +25,7 @@ const float* clustered_books_f32(const ClusteredWeights& w, size_t m0, size_t m1
                                  std::vector<float>& scratch) {
   const size_t E = clustered_entries(w);
   const size_t b0 = m0 / w.rows_per_book, b1 = (m1 - 1) / w.rows_per_book + 1;
-  scratch.assign((b1 - b0) * stride, 0.0f);
+  scratch.resize((b1 - b0) * stride);
   for (size_t b = b0; b < b1; ++b) {
     float* dst = scratch.data() + (b - b0) * stride;
     if (w.codebook_type == ScaleType::kF16) {
@@ -34,6 +34,7 @@ const float* clustered_books_f32(const ClusteredWeights& w, size_t m0, size_t m1
     } else {
       std::copy_n(static_cast<const float*>(w.codebook) + b * E, E, dst);
     }
+    for (size_t e = E; e < stride; ++e) dst[e] = dst[e % E];
   }
   return scratch.data();
 }

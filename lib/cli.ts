@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `sparq` command line.
-import { cpuInfo, getNumThreads, linear, quantize, setNumThreads, Tensor } from './index.js';
+import { cluster, cpuInfo, getNumThreads, linear, prune, quantize, setNumThreads, Tensor } from './index.js';
 import type { LinearOptions, LinearWeight } from './index.js';
 
 const USAGE = `Usage: sparq <command> [options]
@@ -8,7 +8,8 @@ const USAGE = `Usage: sparq <command> [options]
 Commands:
   demo [--m M] [--k K] [--n N] [--threads T]
         A linear layer on a built-in random example (default 4096x4096, N=1)
-        with float32, bfloat16, float16, int8 and int4 weights, with timings.
+        with float32, bfloat16, float16, int8, int4, pruned (sparse) and
+        k-means clustered weights, with timings.
   info  CPU features, active ISA level and thread count.
   help  This text.
 
@@ -80,10 +81,15 @@ function demo(opts: Map<string, string>): void {
     ['int8, int8 activations', () => quantize(w32, { bits: 8 }), { activations: 'int8' }],
     ['int4 (g32)', () => quantize(w32, { bits: 4, groupSize: 32, search: false })],
     ['int4, int8 activations', () => quantize(w32, { bits: 4, groupSize: 32, search: false }), { activations: 'int8' }],
+    ['sparse 2:4 (bf16)', () => prune(w32, { pattern: '2:4', values: 'bfloat16' })],
+    ['sparse 80% (bf16)', () => prune(w32, { sparsity: 0.8, values: 'bfloat16' })],
+    ['sparse 90% (bf16)', () => prune(w32, { sparsity: 0.9, values: 'bfloat16' })],
+    ['clustered 4-bit (row)', () => cluster(w32.to('float16'), { bits: 4 })],
   ];
   for (const [label, make, options] of kinds) {
     if (options?.activations === 'int8' && K % 32 !== 0) continue;
     if (label.startsWith('int4') && K % 32 !== 0) continue;
+    if (label.includes('2:4') && K % 4 !== 0) continue;
     const w = make();
     const y = linear(x, w, bias, options);
     let err = 0;
@@ -93,7 +99,9 @@ function demo(opts: Map<string, string>): void {
     const bytes = w instanceof Tensor ? w.data.byteLength : w.byteLength;
     console.log(`${label.padEnd(22)} ${(bytes / 2 ** 20).toFixed(1).padStart(6)} MiB ${ms.toFixed(3).padStart(10)}        ${(bytes / ms / 1e6).toFixed(1).padStart(7)}   ${(err / scale).toExponential(2)}`);
   }
-  console.log('\nThe same weights every call (hot); `npm run bench` and `npm run bench:quant` also measure weights streamed from DRAM.');
+  console.log('\nThe same weights every call (hot). The error column is against the unpruned, unquantized float32');
+  console.log('weights (pruning and clustering change the layer; on random weights that error is large).');
+  console.log('`npm run bench`, `bench:quant`, `bench:sparsity` and `bench:cluster` also measure weights streamed from DRAM.');
 }
 
 function main(argv: string[]): void {

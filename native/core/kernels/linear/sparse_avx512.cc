@@ -31,6 +31,9 @@ namespace {
 
 using avx512::kLanes;
 
+// Software prefetch distance of the sparse streams (values, masks, columns).
+constexpr size_t kPrefetchBytes = 1024;
+
 // Bitmap rows: a cursor into the row's packed values advances by each tile's
 // population count (the driver reads a row's tiles in K order).
 template <typename Widen>
@@ -167,6 +170,8 @@ SPARQ_TARGET_AVX512 void csr_gather(const float* x, size_t ldx, const SparseWeig
       const __m512i base = _mm512_set1_epi32(static_cast<int>(b * kCsrBlock));
       const __m512i last = _mm512_set1_epi32(static_cast<int>(K - 1));
       for (size_t i = w.offsets[m * blocks + b]; i < o1; i += kLanes) {
+        _mm_prefetch(reinterpret_cast<const char*>(w.cols + i) + kPrefetchBytes, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(values + i) + kPrefetchBytes, _MM_HINT_T0);
         const __mmask16 valid =
             o1 - i >= kLanes ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (o1 - i)) - 1u);
         const __m512i idx = _mm512_min_epu32(_mm512_add_epi32(  // clamped: never read past x
@@ -231,6 +236,8 @@ SPARQ_TARGET_AVX512 void csr_outer(const float* xg, const SparseWeights& w, size
       for (; i + kLanes <= o1; i += kLanes) {
         const T* v = values + i;
         const uint16_t* c = w.cols + i;
+        _mm_prefetch(reinterpret_cast<const char*>(c) + kPrefetchBytes, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(v) + kPrefetchBytes, _MM_HINT_T0);
 #pragma GCC unroll 16
         for (size_t l = 0; l < kLanes; ++l)
           acc[l] = Vec::fma(Vec::template broadcast<Widen>(v + l),

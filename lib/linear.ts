@@ -66,27 +66,20 @@ function prepareLinear(x: unknown, w: unknown, bias: unknown, options: unknown):
   }
   const outShape = [...xt.shape.slice(0, -1), M];
   const xd = xt.data as Float32Array;
-  if (w instanceof SparseTensor) {
-    if (activations !== 'float32') throw rangeError('options.activations', "'float32' for sparse weights", activations);
-    const sw = w.native;
-    return {
-      outShape,
-      run: ((async: boolean) => {
-        const y = new Float32Array(N * M);
-        return async ? native.linearSparse(xd, N, K, sw, M, b, y, true) : native.linearSparse(xd, N, K, sw, M, b, y, false);
-      }) as LinearCall['run'],
-    };
-  }
-  if (w instanceof ClusteredTensor) {
-    if (activations !== 'float32') throw rangeError('options.activations', "'float32' for clustered weights", activations);
+  // Wraps one native entry point: start(y, async) runs it into y.
+  const call = (start: (y: Float32Array, async: boolean) => Float32Array | Promise<Float32Array>): LinearCall => ({
+    outShape,
+    run: ((async: boolean) => start(new Float32Array(N * M), async)) as LinearCall['run'],
+  });
+  if (w instanceof SparseTensor || w instanceof ClusteredTensor) {
+    const kind = w instanceof SparseTensor ? 'sparse' : 'clustered';
+    if (activations !== 'float32') throw rangeError('options.activations', `'float32' for ${kind} weights`, activations);
+    if (w instanceof SparseTensor) {
+      const sw = w.native;
+      return call((y, async) => (async ? native.linearSparse(xd, N, K, sw, M, b, y, true) : native.linearSparse(xd, N, K, sw, M, b, y, false)));
+    }
     const c = w.native;
-    return {
-      outShape,
-      run: ((async: boolean) => {
-        const y = new Float32Array(N * M);
-        return async ? native.linearClustered(xd, N, K, c, M, b, y, true) : native.linearClustered(xd, N, K, c, M, b, y, false);
-      }) as LinearCall['run'],
-    };
+    return call((y, async) => (async ? native.linearClustered(xd, N, K, c, M, b, y, true) : native.linearClustered(xd, N, K, c, M, b, y, false)));
   }
   if (wt === null) {
     const qt = w as QuantizedTensor;
@@ -101,24 +94,12 @@ function prepareLinear(x: unknown, w: unknown, bias: unknown, options: unknown):
       }
     }
     const q = qt.native;
-    return {
-      outShape,
-      run: ((async: boolean) => {
-        const y = new Float32Array(N * M);
-        return async ? native.linearQuant(xd, N, K, q, M, b, y, true, int8) : native.linearQuant(xd, N, K, q, M, b, y, false, int8);
-      }) as LinearCall['run'],
-    };
+    return call((y, async) => (async ? native.linearQuant(xd, N, K, q, M, b, y, true, int8) : native.linearQuant(xd, N, K, q, M, b, y, false, int8)));
   }
   if (activations !== 'float32') throw rangeError('options.activations', "'float32' for dense weights", activations);
   const wd = wt.data as Float32Array | Uint16Array;
   const wtype = NativeWeightType[wt.dtype as 'float32' | 'float16' | 'bfloat16'];
-  return {
-    outShape,
-    run: ((async: boolean) => {
-      const y = new Float32Array(N * M);
-      return async ? native.linear(xd, N, K, wd, wtype, M, b, y, true) : native.linear(xd, N, K, wd, wtype, M, b, y, false);
-    }) as LinearCall['run'],
-  };
+  return call((y, async) => (async ? native.linear(xd, N, K, wd, wtype, M, b, y, true) : native.linear(xd, N, K, wd, wtype, M, b, y, false)));
 }
 
 /**

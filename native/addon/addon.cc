@@ -57,6 +57,12 @@ T* typed_prop(Napi::Env env, const Napi::Object& o, const char* name, napi_typed
   return typed_view<T>(env, o.Get(name), type, name, count);
 }
 
+// A float32 array of n elements at info[index], or null when null/undefined.
+const float* optional_f32(const Napi::CallbackInfo& info, size_t index, const char* name, size_t n) {
+  if (info[index].IsNull() || info[index].IsUndefined()) return nullptr;
+  return typed_data<const float>(info, index, napi_float32_array, name, n);
+}
+
 size_t size_arg(const Napi::CallbackInfo& info, size_t index, const char* name) {
   if (index >= info.Length() || !info[index].IsNumber())
     throw Napi::TypeError::New(info.Env(), std::string("Expected a number for ") + name);
@@ -175,9 +181,7 @@ Napi::Value Linear(const Napi::CallbackInfo& info) {
                             info, 3, napi_float32_array, "w", checked_mul(env, M, K)))
                       : static_cast<const void*>(typed_data<const uint16_t>(
                             info, 3, napi_uint16_array, "w", checked_mul(env, M, K)));
-  const float* bias = info[6].IsNull() || info[6].IsUndefined()
-                          ? nullptr
-                          : typed_data<const float>(info, 6, napi_float32_array, "bias", M);
+  const float* bias = optional_f32(info, 6, "bias", M);
   float* y = typed_data<float>(info, 7, napi_float32_array, "y", checked_mul(env, N, M));
   const bool async = info[8].ToBoolean();
   return run(info, async, [=] { sparq::linear_dense(x, N, K, w, type, M, bias, y); }, info[7],
@@ -234,17 +238,33 @@ sparq::QuantWeights quant_arg(const Napi::CallbackInfo& info, size_t index, size
   return w;
 }
 
+// The arguments the compressed-weight linear entry points share:
+// (x, N, K, weights, M, bias | null, y, async, ...).
+struct LinearIo {
+  size_t N, K, M;
+  const float* x;
+  const float* bias;
+  float* y;
+};
+
+LinearIo linear_io(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LinearIo io{};
+  io.N = size_arg(info, 1, "N");
+  io.K = size_arg(info, 2, "K");
+  io.M = size_arg(info, 4, "M");
+  io.x = typed_data<const float>(info, 0, napi_float32_array, "x", checked_mul(env, io.N, io.K));
+  io.bias = optional_f32(info, 5, "bias", io.M);
+  io.y = typed_data<float>(info, 6, napi_float32_array, "y", checked_mul(env, io.N, io.M));
+  return io;
+}
+
 // linearQuant(x, N, K, q, M, bias | null, y, async, int8Activations); q is
 // kept alive with the call.
 Napi::Value LinearQuant(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const size_t N = size_arg(info, 1, "N"), K = size_arg(info, 2, "K"), M = size_arg(info, 4, "M");
-  const float* x = typed_data<const float>(info, 0, napi_float32_array, "x", checked_mul(env, N, K));
+  const auto [N, K, M, x, bias, y] = linear_io(info);
   const sparq::QuantWeights w = quant_arg(info, 3, M, K);
-  const float* bias = info[5].IsNull() || info[5].IsUndefined()
-                          ? nullptr
-                          : typed_data<const float>(info, 5, napi_float32_array, "bias", M);
-  float* y = typed_data<float>(info, 6, napi_float32_array, "y", checked_mul(env, N, M));
   const bool int8_act = info[8].ToBoolean();
   if (int8_act && (K % 32 != 0 || (w.group_size != 0 && w.group_size < 32) ||
                    (w.code_type == sparq::CodeType::kNibble && w.mins == nullptr && w.lut != nullptr &&
@@ -337,14 +357,8 @@ sparq::SparseWeights sparse_arg(const Napi::CallbackInfo& info, size_t index, si
 // linearSparse(x, N, K, w, M, bias | null, y, async); w's arrays are kept
 // alive with the call.
 Napi::Value LinearSparse(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const size_t N = size_arg(info, 1, "N"), K = size_arg(info, 2, "K"), M = size_arg(info, 4, "M");
-  const float* x = typed_data<const float>(info, 0, napi_float32_array, "x", checked_mul(env, N, K));
+  const auto [N, K, M, x, bias, y] = linear_io(info);
   const sparq::SparseWeights w = sparse_arg(info, 3, M, K);
-  const float* bias = info[5].IsNull() || info[5].IsUndefined()
-                          ? nullptr
-                          : typed_data<const float>(info, 5, napi_float32_array, "bias", M);
-  float* y = typed_data<float>(info, 6, napi_float32_array, "y", checked_mul(env, N, M));
   Napi::Object o = info[3].As<Napi::Object>();
   return run(info, info[7].ToBoolean(), [=] { sparq::linear_sparse(x, N, K, w, M, bias, y); }, info[6],
              {info[0], o.Get("values"), o.Get("offsets"), o.Get("masks"), o.Get("cols"), o.Get("codes"),
@@ -383,11 +397,6 @@ const void* values_arg(const Napi::CallbackInfo& info, size_t index, sparq::Valu
   *n = info[index].As<Napi::TypedArray>().ElementLength();
   if (t == sparq::ValueType::kF32) return typed_data<const float>(info, index, napi_float32_array, name, *n);
   return typed_data<const uint16_t>(info, index, napi_uint16_array, name, *n);
-}
-
-const float* optional_f32(const Napi::CallbackInfo& info, size_t index, const char* name, size_t n) {
-  if (info[index].IsNull() || info[index].IsUndefined()) return nullptr;
-  return typed_data<const float>(info, index, napi_float32_array, name, n);
 }
 
 // kmeans1d(values, vtype, weights | null, k, centroids: Float64Array(k),
@@ -519,12 +528,8 @@ sparq::ClusteredWeights clustered_arg(const Napi::CallbackInfo& info, size_t ind
 
 // linearClustered(x, N, K, c, M, bias | null, y, async)
 Napi::Value LinearClustered(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const size_t N = size_arg(info, 1, "N"), K = size_arg(info, 2, "K"), M = size_arg(info, 4, "M");
-  const float* x = typed_data<const float>(info, 0, napi_float32_array, "x", checked_mul(env, N, K));
+  const auto [N, K, M, x, bias, y] = linear_io(info);
   const sparq::ClusteredWeights w = clustered_arg(info, 3, M, K);
-  const float* bias = optional_f32(info, 5, "bias", M);
-  float* y = typed_data<float>(info, 6, napi_float32_array, "y", checked_mul(env, N, M));
   Napi::Object c = info[3].As<Napi::Object>();
   return run(info, info[7].ToBoolean(), [=] { sparq::linear_clustered(x, N, K, w, M, bias, y); }, info[6],
              {info[0], c.Get("indices"), c.Get("codebook"), info[5], info[6]});

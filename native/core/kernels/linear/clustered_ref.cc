@@ -45,7 +45,7 @@ void linear_clustered_ref(const float* x, size_t ldx, const ClusteredWeights& w,
   std::vector<float> row(K);
   for (size_t m = m0; m < m1; ++m) {
     clustered_decode_row_ref(w, K, m, row.data());
-    linear_dense_f32_ref(x, ldx, row.data(), K, bias ? bias + m : nullptr, y + m, ldy, n0, n1, 0, 1);
+    linear_rows_ref(x, ldx, K, bias, y, ldy, n0, n1, row.data(), m);
   }
 }
 

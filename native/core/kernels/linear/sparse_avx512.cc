@@ -232,24 +232,21 @@ SPARQ_TARGET_AVX512 void csr_outer(const float* xg, const SparseWeights& w, size
       const size_t o0 = w.offsets[m * blocks + b], o1 = w.offsets[m * blocks + b + 1];
       const float* xb = xg + b * kCsrBlock * kLanes;
       const size_t last = std::min(kCsrBlock, K - b * kCsrBlock) - 1;  // clamp: never read past x
+      // Entry e into lane l's accumulator.
+      const auto term = [&](size_t e, size_t l) SPARQ_TARGET_AVX512 {
+        acc[l] = Vec::fma(Vec::template broadcast<Widen>(values + e),
+                          Vec::load(xb + std::min<size_t>(w.cols[e], last) * kLanes), acc[l]);
+      };
       size_t i = o0;
       for (; i + kLanes <= o1; i += kLanes) {
-        const T* v = values + i;
-        const uint16_t* c = w.cols + i;
-        _mm_prefetch(reinterpret_cast<const char*>(c) + kPrefetchBytes, _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(v) + kPrefetchBytes, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(w.cols + i) + kPrefetchBytes, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(values + i) + kPrefetchBytes, _MM_HINT_T0);
 #pragma GCC unroll 16
-        for (size_t l = 0; l < kLanes; ++l)
-          acc[l] = Vec::fma(Vec::template broadcast<Widen>(v + l),
-                            Vec::load(xb + std::min<size_t>(c[l], last) * kLanes), acc[l]);
+        for (size_t l = 0; l < kLanes; ++l) term(i + l, l);
       }
-      const T* v = values + i;
-      const uint16_t* c = w.cols + i;
 #pragma GCC unroll 16
-      for (size_t l = 0; l < kLanes; ++l)
-        if (i + l < o1)
-          acc[l] = Vec::fma(Vec::template broadcast<Widen>(v + l),
-                            Vec::load(xb + std::min<size_t>(c[l], last) * kLanes), acc[l]);
+      for (size_t l = 0; l < kLanes; ++l)  // constant l: the accumulators stay in registers
+        if (i + l < o1) term(i + l, l);
     }
     // The lanes' tree of reduce_add: l + (l + 8), then + 4, + 2, + 1.
 #pragma GCC unroll 8

@@ -1,12 +1,13 @@
 // Scalar sparse linear: the reference path for every format. Each weight row
 // is decoded into a dense float32 row, then multiplied as dense_ref does
-// (eight interleaved partial sums, a fixed pairwise reduction): pruned
+// (linear_rows_ref): pruned
 // weights are zeros, so NaN and Inf in x propagate exactly as with the dense
 // matrix.
 #include <cstring>
 #include <vector>
 
 #include "../../half.h"
+#include "dense.h"
 #include "sparse.h"
 
 namespace sparq {
@@ -61,17 +62,7 @@ void linear_sparse_ref(const float* x, size_t ldx, const float*, const SparseWei
   std::vector<float> row(K);
   for (size_t m = m0; m < m1; ++m) {
     sparse_row_to_dense(w, K, m, row.data());
-    for (size_t n = n0; n < n1; ++n) {
-      const float* xr = x + n * ldx;
-      float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      size_t k = 0;
-      for (; k + 8 <= K; k += 8)
-        for (int j = 0; j < 8; ++j) acc[j] += row[k + j] * xr[k + j];
-      for (int j = 0; k + j < K; ++j) acc[j] += row[k + j] * xr[k + j];
-      float s = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
-      if (bias != nullptr) s += bias[m];
-      y[n * ldy + m] = s;
-    }
+    linear_rows_ref(x, ldx, K, bias, y, ldy, n0, n1, row.data(), m);
   }
 }
 

@@ -3,8 +3,10 @@
 // activation rows). A format supplies a weights policy W:
 //   using Row = ...;                                   // what one weight row needs
 //   Row row(size_t m) const;                           // row m
-//   __m256 load(const Row&, size_t k) const;           // 8 weights from k, as f32
-//   __m256 load_tail(const Row&, size_t k, size_t n) const;  // n < 8 weights, zeros after
+//   __m256 load(Row&, size_t k) const;                 // 8 weights from k, as f32
+//   __m256 load_tail(Row&, size_t k, size_t n) const;  // n < 8 weights, zeros after
+// called in K order on the tile's own copy of each Row (a sparse policy
+// advances a cursor in it).
 // Activations are read as is ([N, K] with row stride ldx). As on AVX-512, each
 // accumulator sees the same FMAs in the same order whatever the tile shape.
 #pragma once

@@ -3,8 +3,11 @@
 // supplies a weights policy W:
 //   using Row = ...;                        // what one weight row needs
 //   Row row(size_t m) const;                // row m
-//   __m512 load(const Row&, size_t k) const;             // 16 weights from k, as f32
-//   __m512 load(const Row&, size_t k, __mmask16) const;  // the K tail, zeros past K
+//   __m512 load(Row&, size_t k) const;             // 16 weights from k, as f32
+//   __m512 load(Row&, size_t k, __mmask16) const;  // the K tail, zeros past K
+// A tile calls load for each of its rows with k = 0, 16, 32, ... in order, on
+// its own copy of the Row, so a policy may advance a cursor in it (sparse
+// formats) or take it by const reference (the others).
 // and gets y = x . w^T for one block of the driver (see kernels.h).
 //
 // Each accumulator sees the same FMAs in the same order and is reduced the same

@@ -37,9 +37,11 @@ export interface NativeQuantWeights {
 export interface NativeSparseWeights {
   /** 0 bitmap, 1 csr, 2 nm (SparseFormat). */
   format: number;
-  /** NativeWeightType of the values. */
-  valueType: NativeWeightType;
-  values: Float32Array | Uint16Array;
+  /** NativeWeightType of the values, or 3: int8 codes with per-row scales. */
+  valueType: number;
+  values: Float32Array | Uint16Array | Int8Array;
+  /** Per-row scales of int8 values (valueType 3), else null. */
+  scales: Float32Array | null;
   offsets: Uint32Array | null;
   masks: Uint16Array | null;
   cols: Uint16Array | null;

@@ -3,6 +3,7 @@
 import { native, type NativeQuantWeights } from './binding.js';
 import { checkInteger, describe, rangeError, received, typeError } from './errors.js';
 import { ClusteredTensor } from './cluster.js';
+import { SparseTensor } from './sparse.js';
 import { checkTensor, Tensor } from './tensor.js';
 
 export type QuantScheme = 'symmetric' | 'asymmetric' | 'nf4';
@@ -293,13 +294,38 @@ function checkOptions(K: number, opts: unknown) {
   return { scheme, bits: bits as 8 | 4, groupSize, scaleType: scaleType as ScaleType, search };
 }
 
+/** quantize() of a SparseTensor: only the sparse int8 setting exists. */
+function quantizeSparse(w: SparseTensor, opts?: QuantizeOptions): SparseTensor {
+  if (opts !== undefined && (typeof opts !== 'object' || opts === null)) throw typeError('opts', 'an options object', opts);
+  const o = opts ?? {};
+  const only = (name: string, value: unknown, expected: unknown) => {
+    if (value !== undefined && value !== expected) {
+      throw rangeError(name, `${JSON.stringify(expected)} for a SparseTensor (sparse weights quantize to int8, symmetric, one float32 scale per row)`, value);
+    }
+  };
+  only('opts.bits', o.bits, 8);
+  only('opts.scheme', o.scheme, 'symmetric');
+  only('opts.groupSize', o.groupSize, 0);
+  only('opts.scaleType', o.scaleType, 'float32');
+  only('opts.search', o.search, false);
+  return w.quantizeInt8();
+}
+
 /**
  * Quantizes a float32 (or float16 / bfloat16) weight matrix [M, K].
  * All-zero groups get scale 0 (and decode to exact zeros); a constant group
  * under 'asymmetric' gets scale 0 and min = its value. NaN or Inf weights,
  * and scales that overflow float16, are RangeErrors.
+ *
+ * A SparseTensor quantizes its stored values (sparse int8): int8 symmetric,
+ * one float32 scale per row (bits 8, groupSize 0, scaleType 'float32'; other
+ * settings are RangeErrors), keeping its format and structure; `linear` runs
+ * on the result directly.
  */
-export function quantize(w: Tensor, opts?: QuantizeOptions): QuantizedTensor {
+export function quantize(w: SparseTensor, opts?: QuantizeOptions): SparseTensor;
+export function quantize(w: Tensor, opts?: QuantizeOptions): QuantizedTensor;
+export function quantize(w: Tensor | SparseTensor, opts?: QuantizeOptions): QuantizedTensor | SparseTensor {
+  if (w instanceof SparseTensor) return quantizeSparse(w, opts);
   const wt = checkTensor('w', w);
   if (wt.dtype !== 'float32' && wt.dtype !== 'float16' && wt.dtype !== 'bfloat16') {
     throw typeError('w', "a 'float32', 'float16' or 'bfloat16' tensor", wt);

@@ -56,6 +56,8 @@ const CSR_BLOCK = 65536; // kCsrBlock
 const TILE = 16; // kBitmapTile
 const MAX_NNZ = 0xffffffff; // offsets are uint32
 const FORMATS: readonly SparseFormat[] = ['bitmap', 'csr', 'nm'];
+/** Native value type of int8 codes (native/core/kernels.h WeightType::kI8). */
+const NATIVE_INT8 = 3;
 const FORMAT_CODE = { bitmap: 0, csr: 1, nm: 2 } as const;
 const VALUE_TYPES: readonly SparseValueType[] = ['float32', 'float16', 'bfloat16'];
 const NM_PATTERNS: readonly NmPattern[] = ['1:4', '2:4', '3:4', '1:8', '2:8', '3:8', '4:8'];
@@ -171,7 +173,7 @@ function checkNnz(format: SparseFormat, nnz: number, argument: string): void {
 // ------------------------------------------------------------------ layout
 
 interface SparseArrays {
-  values: Float32Array | Uint16Array;
+  values: Float32Array | Uint16Array | Int8Array;
   offsets: Uint32Array | null;
   masks: Uint16Array | null;
   cols: Uint16Array | null;
@@ -199,11 +201,11 @@ class Writer {
     private readonly K: number,
     private readonly nnz: number,
     private readonly nm: Nm | null,
-    private readonly src: Float32Array | Uint16Array,
+    private readonly src: Float32Array | Uint16Array | Int8Array,
     private readonly shared: boolean,
     private readonly overflow: (m: number, k0: number, count: number) => Error,
   ) {
-    const values = shared ? src : src instanceof Float32Array ? new Float32Array(nnz + PAD) : new Uint16Array(nnz + PAD);
+    const values = shared ? src : new (src.constructor as new (n: number) => typeof src)(nnz + PAD);
     this.arrays = {
       values,
       offsets: format === 'bitmap' ? new Uint32Array(M + 1) : format === 'csr' ? new Uint32Array(M * blocksOf(K) + 1) : null,
@@ -299,12 +301,15 @@ class Writer {
 export class SparseTensor {
   readonly shape: readonly [number, number];
   readonly format: SparseFormat;
-  readonly valueType: SparseValueType;
+  /** 'int8' for quantize(sparse): int8 codes with one float32 scale per row (`scales`). */
+  readonly valueType: SparseValueType | 'int8';
   /** Stored values (explicit zeros included; for 'nm' M·K·n/group); `values` holds nnz + 16. */
   readonly nnz: number;
   /** 'nm': the N:M pattern ('2:4', ...); null for the other formats. */
   readonly nm: NmPattern | null;
-  readonly values: Float32Array | Uint16Array;
+  readonly values: Float32Array | Uint16Array | Int8Array;
+  /** 'int8' values: the scale of each row (weight = code · scale); else null. */
+  readonly scales: Float32Array | null;
   readonly offsets: Uint32Array | null;
   readonly masks: Uint16Array | null;
   readonly cols: Uint16Array | null;
@@ -313,7 +318,8 @@ export class SparseTensor {
 
   /** @internal Use prune() or SparseTensor.fromDense(). */
   constructor(fields: {
-    shape: [number, number]; format: SparseFormat; valueType: SparseValueType; nnz: number; nm: NmPattern | null;
+    shape: [number, number]; format: SparseFormat; valueType: SparseValueType | 'int8'; nnz: number; nm: NmPattern | null;
+    scales?: Float32Array | null;
   } & SparseArrays) {
     this.shape = Object.freeze([...fields.shape]) as unknown as readonly [number, number];
     this.format = fields.format;
@@ -321,6 +327,7 @@ export class SparseTensor {
     this.nnz = fields.nnz;
     this.nm = fields.nm;
     this.values = fields.values;
+    this.scales = fields.scales ?? null;
     this.offsets = fields.offsets;
     this.masks = fields.masks;
     this.cols = fields.cols;
@@ -387,10 +394,10 @@ export class SparseTensor {
     return n === 0 ? 0 : this.nnz / n;
   }
 
-  /** Exact storage: the byteLength of every array held (values, offsets, masks, cols, codes), padding included. */
+  /** Exact storage: the byteLength of every array held (values, scales, offsets, masks, cols, codes), padding included. */
   get byteLength(): number {
-    return this.values.byteLength + (this.offsets?.byteLength ?? 0) + (this.masks?.byteLength ?? 0)
-      + (this.cols?.byteLength ?? 0) + (this.codes?.byteLength ?? 0);
+    return this.values.byteLength + (this.scales?.byteLength ?? 0) + (this.offsets?.byteLength ?? 0)
+      + (this.masks?.byteLength ?? 0) + (this.cols?.byteLength ?? 0) + (this.codes?.byteLength ?? 0);
   }
 
   /** byteLength·8 over M·K (0 for an empty shape). */
@@ -404,8 +411,9 @@ export class SparseTensor {
     const nm = this.#nm;
     return {
       format: FORMAT_CODE[this.format],
-      valueType: NativeWeightType[this.valueType],
+      valueType: this.valueType === 'int8' ? NATIVE_INT8 : NativeWeightType[this.valueType],
       values: this.values,
+      scales: this.scales,
       offsets: this.offsets,
       masks: this.masks,
       cols: this.cols,
@@ -422,8 +430,8 @@ export class SparseTensor {
     const vals = this.valuesAsFloat32();
     const cols = new Int32Array(K), idx = new Int32Array(K);
     for (let m = 0; m < M; m++) {
-      const c = this.storedRow(m, cols, idx), base = m * K;
-      for (let i = 0; i < c; i++) out[base + cols[i]] = vals[idx[i]];
+      const c = this.storedRow(m, cols, idx), base = m * K, s = this.scales?.[m] ?? 1;
+      for (let i = 0; i < c; i++) out[base + cols[i]] = vals[idx[i]] * s; // float32 product, one rounding
     }
     return Tensor.from(out, [M, K]);
   }
@@ -462,7 +470,7 @@ export class SparseTensor {
     const cols = new Int32Array(K), idx = new Int32Array(K);
     for (let m = 0; m < M; m++) writer.row(m, cols, idx, this.storedRow(m, cols, idx));
     const arrays = writer.finish();
-    return new SparseTensor({ shape: [M, K], format: target, valueType: this.valueType, nnz, nm: toNm ? nm!.pattern : null, ...arrays });
+    return new SparseTensor({ shape: [M, K], format: target, valueType: this.valueType, nnz, nm: toNm ? nm!.pattern : null, scales: this.scales, ...arrays });
   }
 
   toString(): string {
@@ -510,8 +518,52 @@ export class SparseTensor {
     return c;
   }
 
+  /**
+   * @internal quantize(sparse): the same stored set with int8 values, one
+   * symmetric float32 scale per row (absmax / 127; 0 for a row of zeros),
+   * codes rounded to nearest (ties away from zero). The structure arrays are
+   * shared with this tensor.
+   */
+  quantizeInt8(): SparseTensor {
+    if (this.valueType === 'int8') throw rangeError('w', 'a SparseTensor with float values', 'one already quantized to int8');
+    const [M, K] = this.shape;
+    const vals = this.valuesAsFloat32();
+    const codes = new Int8Array(this.values.length);
+    const scales = new Float32Array(M);
+    for (let m = 0; m < M; m++) {
+      const [lo, hi] = this.rowRange(m);
+      let absmax = 0;
+      for (let i = lo; i < hi; i++) {
+        const v = vals[i];
+        if (!Number.isFinite(v)) throw rangeError('w', 'finite stored values to quantize', received(`${v} in row ${m}`));
+        absmax = Math.max(absmax, Math.abs(v));
+      }
+      const s = Math.fround(absmax / 127);
+      scales[m] = s;
+      if (s === 0) continue;
+      for (let i = lo; i < hi; i++) {
+        const q = Math.round(Math.abs(vals[i]) / s);
+        codes[i] = Math.sign(vals[i]) * Math.min(127, q);
+      }
+    }
+    return new SparseTensor({
+      shape: [M, K], format: this.format, valueType: 'int8', nnz: this.nnz, nm: this.nm, scales,
+      values: codes, offsets: this.offsets, masks: this.masks, cols: this.cols, codes: this.codes,
+    });
+  }
+
+  /** Indices [lo, hi) of row m's values. */
+  private rowRange(m: number): [number, number] {
+    const K = this.shape[1];
+    if (this.format === 'bitmap') return [this.offsets![m], this.offsets![m + 1]];
+    if (this.format === 'csr') return [this.offsets![m * blocksOf(K)], this.offsets![(m + 1) * blocksOf(K)]];
+    const perRow = (K / this.#nm!.group) * this.#nm!.n;
+    return [m * perRow, (m + 1) * perRow];
+  }
+
   private valuesAsFloat32(): Float32Array {
     if (this.values instanceof Float32Array) return this.values;
+    if (this.values instanceof Int8Array) return Float32Array.from(this.values);
     const out = new Float32Array(this.values.length);
     native.convertFromHalf(this.values, out, NativeHalfType[this.valueType as 'float16' | 'bfloat16']);
     return out;

@@ -556,3 +556,54 @@ describe('linear on sparse weights', () => {
     }
   });
 });
+
+describe('quantize(SparseTensor): sparse int8', () => {
+  it('quantizes the stored values per row (symmetric int8), keeps the structure, and linear runs on it', async () => {
+    const { quantize } = await import('../lib/index.js');
+    const M = 23, K = 72;
+    const w = Tensor.from(randomArray(M * K, 71), [M, K]);
+    for (const s of [prune(w, { sparsity: 0.6, format: 'bitmap' }), prune(w, { sparsity: 0.85, format: 'csr', values: 'bfloat16' }),
+      prune(w, { pattern: '2:4', format: 'nm', values: 'float16' })]) {
+      const q = quantize(s);
+      expect(q.valueType).toBe('int8');
+      expect(q.format).toBe(s.format);
+      expect(q.masks).toBe(s.masks);
+      expect(q.cols).toBe(s.cols);
+      expect(q.codes).toBe(s.codes);
+      expect(q.scales!.length).toBe(M);
+      expect(q.byteLength).toBe(s.byteLength - s.values.byteLength + q.values.byteLength + 4 * M);
+      // Every stored value within half a step of its row's scale; pruned stay zero.
+      const a = s.toDense().data, b = q.toDense().data;
+      for (let m = 0; m < M; m++) {
+        const step = q.scales![m];
+        let absmax = 0;
+        for (let k = 0; k < K; k++) absmax = Math.max(absmax, Math.abs(a[m * K + k]));
+        expect(step).toBe(Math.fround(absmax / 127));
+        for (let k = 0; k < K; k++) {
+          if (a[m * K + k] === 0) expect(b[m * K + k]).toBe(0);
+          expect(Math.abs(b[m * K + k] - a[m * K + k])).toBeLessThanOrEqual(step * 0.5 + 1e-7);
+        }
+      }
+      for (const N of [1, 3, 8, 33]) expectLinearMatchesReference(q, N, 80 + N, N % 2 === 1, `int8 ${s.format}`);
+      const x = Tensor.from(randomArray(5 * K, 90), [5, K]);
+      expect(Array.from((await linearAsync(x, q)).data)).toEqual(Array.from(linear(x, q).data));
+      expect(q.to(s.format === 'csr' ? 'bitmap' : 'csr').toDense().data).toEqual(b);
+    }
+  });
+
+  it('gives a row of zeros scale 0, and rejects other settings and non-finite values', async () => {
+    const { quantize } = await import('../lib/index.js');
+    const d = new Float32Array(3 * 16);
+    d[1] = 2; d[40] = -1;
+    const q = quantize(SparseTensor.fromDense(Tensor.from(d, [3, 16])));
+    expect(Array.from(q.scales!)).toEqual([Math.fround(2 / 127), 0, Math.fround(1 / 127)]);
+    expect(Array.from(q.toDense().data)).toEqual(Array.from(d));
+    const s = SparseTensor.fromDense(Tensor.from(d, [3, 16]));
+    expect(() => quantize(s, { bits: 4 })).toThrow(/Expected 8 for a SparseTensor .* for opts.bits but received 4/);
+    expect(() => quantize(s, { groupSize: 32 })).toThrow(RangeError);
+    expect(() => quantize(s, { scheme: 'asymmetric' })).toThrow(RangeError);
+    expect(() => quantize(q)).toThrow(/already quantized/);
+    const inf = d.slice(); inf[3] = Infinity;
+    expect(() => quantize(SparseTensor.fromDense(Tensor.from(inf, [3, 16])))).toThrow(/finite stored values/);
+  });
+});

@@ -310,10 +310,13 @@ sparq::SparseWeights sparse_arg(const Napi::CallbackInfo& info, size_t index, si
   };
   sparq::SparseWeights w{};
   const uint32_t format = number("format"), value_type = number("valueType");
-  if (format > 2 || value_type > 2) throw Napi::RangeError::New(env, "Unknown sparse format or value type");
+  if (format > 2 || value_type > 3) throw Napi::RangeError::New(env, "Unknown sparse format or value type");
   w.format = static_cast<sparq::SparseFormat>(format);
   w.value_type = static_cast<WeightType>(value_type);
-  const napi_typedarray_type vt = w.value_type == WeightType::kF32 ? napi_float32_array : napi_uint16_array;
+  const napi_typedarray_type vt = w.value_type == WeightType::kF32   ? napi_float32_array
+                                  : w.value_type == WeightType::kI8 ? napi_int8_array
+                                                                    : napi_uint16_array;
+  if (w.value_type == WeightType::kI8) w.scales = typed_prop<const float>(env, o, "scales", napi_float32_array, M);
   size_t values_len = 0, len = 0;
   size_t entries = 0;  // values the format stores
   if (w.format == sparq::SparseFormat::kNm) {
@@ -361,7 +364,7 @@ Napi::Value LinearSparse(const Napi::CallbackInfo& info) {
   const sparq::SparseWeights w = sparse_arg(info, 3, M, K);
   Napi::Object o = info[3].As<Napi::Object>();
   return run(info, info[7].ToBoolean(), [=] { sparq::linear_sparse(x, N, K, w, M, bias, y); }, info[6],
-             {info[0], o.Get("values"), o.Get("offsets"), o.Get("masks"), o.Get("cols"), o.Get("codes"),
+             {info[0], o.Get("values"), o.Get("offsets"), o.Get("masks"), o.Get("cols"), o.Get("codes"), o.Get("scales"),
               info[5], info[6]});
 }
 

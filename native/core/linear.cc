@@ -119,7 +119,7 @@ void linear_sparse(const float* x, size_t N, size_t K, const SparseWeights& weig
                    const float* bias, float* y) {
   if (N == 0 || M == 0) return;
   SparseWeights w = weights;
-  const size_t value_bytes = w.value_type == WeightType::kF32 ? 4 : 2;
+  const size_t value_bytes = w.value_type == WeightType::kF32 ? 4 : w.value_type == WeightType::kI8 ? 1 : 2;
   size_t row_bytes = 0;
   std::vector<uint8_t> nm_masks;
   if (w.format == SparseFormat::kNm) {
@@ -146,8 +146,16 @@ void linear_sparse(const float* x, size_t N, size_t K, const SparseWeights& weig
     pack = N > kCsrGatherRows ? table.linear_pack_xt : nullptr;
     packed_floats = (N + 15) / 16 * 16 * K;
   }
+  // int8 codes: kernels compute with the codes, then each output is scaled.
+  const bool scaled = w.value_type == WeightType::kI8;
   drive(x, N, K, M, row_bytes, pack, packed_floats, [&](const float* xs, const float* xp, size_t n0, size_t n1, size_t m0, size_t m1) {
-    kernel(xs, K, xp, w, K, bias, y, M, n0, n1, m0, m1);
+    kernel(xs, K, xp, w, K, scaled ? nullptr : bias, y, M, n0, n1, m0, m1);
+    if (!scaled) return;
+    for (size_t n = n0; n < n1; ++n)
+      for (size_t m = m0; m < m1; ++m) {
+        const float v = y[n * M + m] * w.scales[m];
+        y[n * M + m] = bias != nullptr ? v + bias[m] : v;
+      }
   });
   if (w.format == SparseFormat::kCsr) csr_nonfinite_fixup(x, N, K, w, M, y);
 }

@@ -1,6 +1,9 @@
 // Sparse weight matrices [M, K]: the storage formats the sparse linear kernels
 // read. Pruned weights are structurally zero; the stored values are the rest,
-// in K order within each row, as float32, float16 or bfloat16.
+// in K order within each row, as float32, float16 or bfloat16, or as int8
+// codes q with one float32 scale s per row (weight = q * s; symmetric int8).
+// Kernels multiply with the codes (widened exactly) and the driver scales
+// each output by its row's s, so kernels never see the scales.
 //
 // Every array the kernels read past its logical end is padded (values and
 // column indices by kSparsePad zero elements, N:M codes by 8 zero bytes), so
@@ -43,6 +46,7 @@ struct SparseWeights {
   const uint16_t* masks;    // bitmap
   const uint16_t* cols;     // csr
   const uint8_t* codes;     // nm
+  const float* scales;      // kI8 values: one per row
   uint32_t n, group;        // nm
   // nm: code -> group mask (bit j = position j stored), 1 << (n * b) entries;
   // filled by the driver (linear.cc) before the kernels run.

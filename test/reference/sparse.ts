@@ -6,10 +6,12 @@ import { bf16ToF32Ref, f16ToF32Ref } from './half.js';
 export interface SparseFields {
   shape: readonly [number, number];
   format: 'bitmap' | 'csr' | 'nm';
-  valueType: 'float32' | 'float16' | 'bfloat16';
+  valueType: 'float32' | 'float16' | 'bfloat16' | 'int8';
   nnz: number;
   nm: string | null;
-  values: Float32Array | Uint16Array;
+  values: Float32Array | Uint16Array | Int8Array;
+  /** 'int8' values: weight = code · scales[row]. */
+  scales?: Float32Array | null;
   offsets: Uint32Array | null;
   masks: Uint16Array | null;
   cols: Uint16Array | null;
@@ -77,7 +79,7 @@ export function storedMaskRef(s: SparseFields): Uint8Array {
 export function sparseToDenseRef(s: SparseFields): Float32Array {
   const [, K] = s.shape;
   const out = new Float32Array(s.shape[0] * K);
-  forEachStoredRef(s, (m, k, i) => (out[m * K + k] = valueRef(s, i)));
+  forEachStoredRef(s, (m, k, i) => (out[m * K + k] = valueRef(s, i) * (s.scales?.[m] ?? 1)));
   return out;
 }
 

@@ -132,6 +132,7 @@ SPARQ_TARGET_AVX2 void with_widen(const SparseWeights& w, F&& f) {
     case WeightType::kF16: f(avx2::F16{}); break;
     case WeightType::kBF16: f(avx2::BF16{}); break;
     case WeightType::kF32: f(avx2::F32{}); break;
+    case WeightType::kI8: f(avx2::I8{}); break;
   }
 }
 

@@ -290,6 +290,7 @@ SPARQ_TARGET_AVX512 void with_widen(const SparseWeights& w, F&& f) {
     case WeightType::kF16: f(avx512::F16{}); break;
     case WeightType::kBF16: f(avx512::BF16{}); break;
     case WeightType::kF32: f(avx512::F32{}); break;
+    case WeightType::kI8: f(avx512::I8{}); break;
   }
 }
 

@@ -59,6 +59,19 @@ struct BF16 {
   }
 };
 
+// int8 codes (sparse values: the driver applies the row scales).
+struct I8 {
+  using T = int8_t;
+  SPARQ_TARGET_AVX512 static __m512 full(const int8_t* p) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+  }
+  SPARQ_TARGET_AVX512 static __m512 masked(const int8_t* p, __mmask16 m) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, p)));
+  }
+  SPARQ_TARGET_AVX512 static __m512 broadcast(const int8_t* p) { return _mm512_set1_ps(*p); }
+  SPARQ_TARGET_AVX512 static __m256 broadcast8(const int8_t* p) { return _mm256_set1_ps(*p); }
+};
+
 }  // namespace avx512
 
 namespace avx2 {
@@ -81,6 +94,13 @@ struct BF16 {
   SPARQ_TARGET_AVX2 static __m256 load(const uint16_t* p) {
     const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+};
+
+struct I8 {
+  using T = int8_t;
+  SPARQ_TARGET_AVX2 static __m256 load(const int8_t* p) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
   }
 };
 

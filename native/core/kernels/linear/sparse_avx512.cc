@@ -9,7 +9,9 @@
 // - csr: work proportional to the stored values. Up to kCsrGatherRows
 //   activation rows gather x at the column indices (16 entries per gather);
 //   more rows run an outer product on transposed activations (one FMA updates
-//   16 activation rows per entry).
+//   16 activation rows per entry; 8 on 256-bit vectors for groups of <= 8).
+//   Value and column streams are prefetched 1 KB ahead (rows are short
+//   streams; the hardware prefetchers restart at every 4 KB page).
 // Both CSR paths give entry i of a block lane (i - block start) mod 16 with
 // one accumulator per lane and reduce the lanes in reduce_add's order, so an
 // output is bit-identical whichever path computes it (any N, any threads).
@@ -31,7 +33,7 @@ namespace {
 
 using avx512::kLanes;
 
-// Software prefetch distance of the sparse streams (values, masks, columns).
+// Software prefetch distance of the CSR value and column streams.
 constexpr size_t kPrefetchBytes = 1024;
 
 // Bitmap rows: a cursor into the row's packed values advances by each tile's

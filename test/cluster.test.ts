@@ -4,7 +4,7 @@ import {
 } from '../lib/index.js';
 import type { ClusterOptions } from '../lib/index.js';
 import {
-  absmaxBaseline, decodeClusteredRef, f16ToF32Ref, f32ToF16Ref, firstMismatch, inertiaRef, kmeans1dBrute, linearRef, randomArray, rng, syntheticWeights,
+  absmaxBaseline, decodeClusteredRef, f16ToF32Ref, f32ToF16Ref, firstMismatch, inertiaRef, kmeans1dBrute, kmeans1dDivideConquer, linearRef, randomArray, rng, syntheticWeights,
 } from './reference/index.js';
 
 /** |a - b| within a tolerance relative to the problem's magnitude (Σ w x²). */
@@ -64,6 +64,28 @@ describe('kmeans in 1-D (exact)', () => {
         // same values as float16 (exact: multiples of 1/8): the histogram path
         const half = Tensor.from(Uint16Array.from(values, (v) => f32ToF16Ref(v)), [n], 'float16');
         closeCost(kmeans(half, { k, weights: w }).inertia, best, scale);
+      }
+    }
+  });
+
+  it('is exact on large layers (SMAWK, compact backtrack) with many distinct values, weighted or not, whatever the thread count', () => {
+    // > 65,536 rows per DP layer: the linear-time row minima split over the pool
+    const n = 150000;
+    const values = syntheticWeights(n, 'student-t', rng(17));
+    const weights = Float32Array.from({ length: n }, (_, i) => ((i * 2654435761) % 1000) / 250);
+    const threads = getNumThreads();
+    for (const k of [2, 3, 16]) {
+      for (const w of [undefined, weights]) {
+        const best = kmeans1dDivideConquer(values, k, w);
+        const scale = scaleOf(values, w);
+        const res = kmeans(values, { k, weights: w });
+        closeCost(res.inertia, best, scale);
+        closeCost(inertiaRef(values, 1, res.centroids, res.assignments, w), best, scale * 1e3);
+        setNumThreads(1);
+        const one = kmeans(values, { k, weights: w });
+        setNumThreads(threads);
+        expect(one.inertia).toBe(res.inertia);
+        expect(Array.from(one.centroids)).toEqual(Array.from(res.centroids));
       }
     }
   });

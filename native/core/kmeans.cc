@@ -6,6 +6,8 @@
 #include <limits>
 #include <utility>
 
+#include <immintrin.h>
+
 #include "half.h"
 #include "kernels.h"
 #include "thread_pool.h"
@@ -139,60 +141,174 @@ int unique_f32(const float* v, size_t n, const float* weights, WeightedValues* o
 }
 
 // Prefix sums of w, w x and w x^2 (x shifted by a central value so clusters
-// near it lose few digits to cancellation).
+// near it lose few digits to cancellation), interleaved with pv[i] = the
+// previous DP layer's cost of values [0, i - 1] so that one evaluation
+// touches two 32-byte records.
 struct Prefix {
-  std::vector<double> w, s1, s2;
-  Prefix(const double* x, const double* wt, size_t n) : w(n + 1), s1(n + 1), s2(n + 1) {
+  struct Rec {
+    double w, s1, s2, pv;
+  };
+  std::vector<Rec> r;
+  Prefix(const double* x, const double* wt, size_t n) : r(n + 1) {
     const double shift = x[n / 2];
-    w[0] = s1[0] = s2[0] = 0;
+    r[0] = {0, 0, 0, 0};
     for (size_t i = 0; i < n; ++i) {
       const double d = x[i] - shift;
-      w[i + 1] = w[i] + wt[i];
-      s1[i + 1] = s1[i] + wt[i] * d;
-      s2[i + 1] = s2[i] + wt[i] * d * d;
+      r[i + 1].w = r[i].w + wt[i];
+      r[i + 1].s1 = r[i].s1 + wt[i] * d;
+      r[i + 1].s2 = r[i].s2 + wt[i] * d * d;
     }
   }
   // Cost of one cluster holding values [i, j] (inclusive).
   double cost(size_t i, size_t j) const {
-    const double ww = w[j + 1] - w[i];
-    const double s = s1[j + 1] - s1[i];
-    const double c = (s2[j + 1] - s2[i]) - s * s / ww;
+    const Rec& a = r[i];
+    const Rec& b = r[j + 1];
+    const double ww = b.w - a.w;
+    const double s = b.s1 - a.s1;
+    const double c = (b.s2 - a.s2) - s * s / ww;
     return c > 0 ? c : 0;
   }
+  // prev[i - 1] + cost(i, j) (i >= 1).
+  double value(size_t i, size_t j) const { return r[i].pv + cost(i, j); }
 };
 
-// One DP layer by divide and conquer: cur[j] = min over i in [ilo, min(ihi, j)]
-// of prev[i - 1] + cost(i, j); opt[j] = the leftmost minimising i. The
-// leftmost minimiser is non-decreasing in j (the cost is Monge).
+// Leftmost minimum of P.value(i, j) over i in [a, b] (4 at a time: the same
+// operations in the same order per value as Prefix::value, so the same bits;
+// no FMA). Returns the index, the value in *best.
+__attribute__((target("avx2"))) size_t scan_avx2(const Prefix::Rec* r, size_t j, size_t a, size_t b, double* best_out) {
+  const Prefix::Rec& e = r[j + 1];
+  const __m256d bw = _mm256_set1_pd(e.w), bs1 = _mm256_set1_pd(e.s1), bs2 = _mm256_set1_pd(e.s2);
+  const __m256d zero = _mm256_setzero_pd();
+  __m256d best = _mm256_set1_pd(std::numeric_limits<double>::infinity());
+  __m256d bidx = _mm256_setzero_pd();
+  __m256d idx = _mm256_setr_pd(0, 1, 2, 3);
+  const __m256d four = _mm256_set1_pd(4);
+  size_t i = a;
+  for (; i + 3 <= b; i += 4) {
+    const __m256d r0 = _mm256_loadu_pd(&r[i].w), r1 = _mm256_loadu_pd(&r[i + 1].w);
+    const __m256d r2 = _mm256_loadu_pd(&r[i + 2].w), r3 = _mm256_loadu_pd(&r[i + 3].w);
+    const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);  // w0 w1 s2_0 s2_1 | s1_0 s1_1 pv0 pv1
+    const __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+    const __m256d w = _mm256_permute2f128_pd(t0, t2, 0x20), s2 = _mm256_permute2f128_pd(t0, t2, 0x31);
+    const __m256d s1 = _mm256_permute2f128_pd(t1, t3, 0x20), pv = _mm256_permute2f128_pd(t1, t3, 0x31);
+    const __m256d ww = _mm256_sub_pd(bw, w), s = _mm256_sub_pd(bs1, s1);
+    const __m256d c = _mm256_sub_pd(_mm256_sub_pd(bs2, s2), _mm256_div_pd(_mm256_mul_pd(s, s), ww));
+    const __m256d v = _mm256_add_pd(pv, _mm256_max_pd(c, zero));  // max(c, 0) = (c > 0 ? c : 0), -0 -> +0
+    const __m256d lt = _mm256_cmp_pd(v, best, _CMP_LT_OQ);
+    best = _mm256_blendv_pd(best, v, lt);
+    bidx = _mm256_blendv_pd(bidx, idx, lt);
+    idx = _mm256_add_pd(idx, four);
+  }
+  alignas(32) double bv[4], bi[4];
+  _mm256_store_pd(bv, best);
+  _mm256_store_pd(bi, bidx);
+  double m = bv[0];
+  size_t mi = static_cast<size_t>(bi[0]);
+  for (int l = 1; l < 4; ++l) {
+    const size_t li = static_cast<size_t>(bi[l]);
+    if (bv[l] < m || (bv[l] == m && li < mi)) {
+      m = bv[l];
+      mi = li;
+    }
+  }
+  mi += a;
+  for (; i <= b; ++i) {
+    const Prefix::Rec& q = r[i];
+    const double ww = e.w - q.w, s = e.s1 - q.s1;
+    const double c = (e.s2 - q.s2) - s * s / ww;
+    const double v = q.pv + (c > 0 ? c : 0);
+    if (v < m) {
+      m = v;
+      mi = i;
+    }
+  }
+  *best_out = m;
+  return mi;
+}
+
+// Column lists of SMAWK: a range [ilo, ...), or an array.
+struct RangeCol {
+  size_t ilo;
+  uint32_t operator()(size_t t) const { return static_cast<uint32_t>(ilo + t); }
+};
+struct ListCol {
+  const uint32_t* c;
+  uint32_t operator()(size_t t) const { return c[t]; }
+};
+
+// One DP layer: cur[j] = min over i in [q, j] of prev[i - 1] + cost(i, j) and
+// opt[j] = the leftmost minimising i, for rows j in a range. The cost is
+// Monge, so the matrix M(j, i) (+inf for i > j) is totally monotone and its
+// leftmost row minima are non-decreasing in j. Small layers use divide and
+// conquer (O(n log n), few evaluations thanks to the previous layer's
+// minimisers as lower bounds), large ones SMAWK (O(n)).
 struct Layer {
   const Prefix& P;
-  const double* prev;
   double* cur;
   uint32_t* opt;
-  const uint32_t* opt_prev;  // the previous layer's minimisers (null for the first)
+  const uint32_t* opt_prev;  // previous layer's minimisers for rows <= prev_jhi (or null)
+  size_t prev_jhi;
+  bool simd;  // AVX2 scans (same results)
 
+  double at(size_t j, size_t i) const {
+    return i > j ? std::numeric_limits<double>::infinity() : P.value(i, j);
+  }
+
+  // With one more cluster the last one starts no earlier: opt[j] >= opt_prev[j].
+  size_t lower(size_t j, size_t lo, size_t hi) const {
+    return (opt_prev != nullptr && j <= prev_jhi) ? std::max<size_t>(lo, std::min<size_t>(opt_prev[j], hi)) : lo;
+  }
+
+  // Leftmost minimum of row j over columns [ilo, ihi] (ihi <= j) by a plain
+  // scan; large ranges in fixed pieces on the pool (combined in order, so the
+  // result does not depend on the thread count).
   size_t solve_one(size_t j, size_t ilo, size_t ihi) const {
-    const size_t hi = std::min(ihi, j);
-    // With one more cluster the last one starts no earlier: opt[q][j] >= opt[q-1][j].
-    if (opt_prev != nullptr) ilo = std::max<size_t>(ilo, std::min<size_t>(opt_prev[j], hi));
-    double best = std::numeric_limits<double>::infinity();
-    size_t bi = ilo;
-    for (size_t i = ilo; i <= hi; ++i) {
-      const double v = prev[i - 1] + P.cost(i, j);
-      if (v < best) {
-        best = v;
-        bi = i;
+    constexpr size_t kPiece = size_t{1} << 15;
+    const auto scan = [&](size_t a, size_t b, double* best_out) {
+      if (simd && b - a >= 8) return scan_avx2(P.r.data(), j, a, b, best_out);
+      double best = std::numeric_limits<double>::infinity();
+      size_t bi = a;
+      for (size_t i = a; i <= b; ++i) {
+        const double v = P.value(i, j);
+        if (v < best) {
+          best = v;
+          bi = i;
+        }
       }
+      *best_out = best;
+      return bi;
+    };
+    double best;
+    size_t bi;
+    if (ihi - ilo < 2 * kPiece) {
+      bi = scan(ilo, ihi, &best);
+    } else {
+      const size_t pieces = (ihi - ilo + kPiece) / kPiece;
+      std::vector<double> pb(pieces);
+      std::vector<size_t> pi(pieces);
+      parallel_for(pieces, [&](size_t p) {
+        const size_t a = ilo + p * kPiece, b = std::min(ihi, a + kPiece - 1);
+        pi[p] = scan(a, b, &pb[p]);
+      });
+      best = pb[0];
+      bi = pi[0];
+      for (size_t p = 1; p < pieces; ++p)
+        if (pb[p] < best) {
+          best = pb[p];
+          bi = pi[p];
+        }
     }
     cur[j] = best;
     opt[j] = static_cast<uint32_t>(bi);
     return bi;
   }
 
+  // Divide and conquer over rows [jlo, jhi] with minimisers in [ilo, ihi].
   void rec(size_t jlo, size_t jhi, size_t ilo, size_t ihi) const {
     while (jlo <= jhi) {
       const size_t mid = jlo + (jhi - jlo) / 2;
-      const size_t bi = solve_one(mid, ilo, ihi);
+      const size_t hi = std::min(ihi, mid);
+      const size_t bi = solve_one(mid, lower(mid, ilo, hi), hi);
       // Recurse on the smaller half, loop on the other.
       if (mid - jlo < jhi - mid) {
         if (mid > jlo) rec(jlo, mid - 1, ilo, bi);
@@ -206,33 +322,149 @@ struct Layer {
       }
     }
   }
+
+  // SMAWK on rows row0 + t * stride (t < nr) and the increasing columns
+  // col(0..nc); scratch holds >= 2 nr + 64 columns and values.
+  template <typename Col>
+  void smawk(size_t row0, size_t stride, size_t nr, size_t nc, Col col, uint32_t* scratch, double* sval) const {
+    // Reduce: keep at most nr columns that can hold a leftmost row minimum;
+    // sval[m] caches M(row m, S[m]).
+    uint32_t* S = scratch;
+    size_t m = 0;
+    for (size_t t = 0; t < nc; ++t) {
+      const uint32_t c = col(t);
+      while (m > 0) {
+        if (sval[m - 1] <= at(row0 + (m - 1) * stride, c)) break;
+        --m;
+      }
+      if (m < nr) {
+        S[m] = c;
+        sval[m] = at(row0 + m * stride, c);
+        ++m;
+      }
+    }
+    // Odd rows recursively, then each even row between its neighbours' minima.
+    if (nr > 1) smawk(row0 + stride, 2 * stride, nr / 2, m, ListCol{S}, scratch + m, sval + m);
+    size_t k = 0;
+    for (size_t t = 0; t < nr; t += 2) {
+      const size_t r = row0 + t * stride;
+      const uint32_t last = t + 1 < nr ? opt[r + stride] : S[m - 1];
+      double best = std::numeric_limits<double>::infinity();
+      uint32_t bi = S[k];
+      for (;;) {
+        const double v = at(r, S[k]);
+        if (v < best) {
+          best = v;
+          bi = S[k];
+        }
+        if (S[k] == last) break;
+        ++k;
+      }
+      cur[r] = best;
+      opt[r] = bi;
+    }
+  }
+
+  // Rows [jlo, jhi], columns [ilo, ihi] (ihi <= jhi, ilo <= jlo).
+  void smawk_range(size_t jlo, size_t jhi, size_t ilo, size_t ihi) const {
+    if (jlo > jhi) return;
+    const size_t nr = jhi - jlo + 1;
+    std::vector<uint32_t> scratch(2 * nr + 64);
+    std::vector<double> sval(2 * nr + 64);
+    smawk(jlo, 1, nr, ihi - ilo + 1, RangeCol{ilo}, scratch.data(), sval.data());
+  }
 };
 
 struct Task {
   size_t jlo, jhi, ilo, ihi;
 };
 
+// Rows [jlo, jhi] of a layer with candidate columns [ilo, ihi].
 void solve_layer(const Layer& L, size_t jlo, size_t jhi, size_t ilo, size_t ihi) {
-  if (jhi - jlo < 8192) {
+  constexpr size_t kSmall = size_t{1} << 16;
+  if (jhi - jlo < kSmall) {
     L.rec(jlo, jhi, ilo, ihi);
     return;
   }
-  // Expand the top of the recursion breadth-first, then solve the
-  // independent sub-ranges on the pool (results do not depend on the split).
+  // Large layers: a few levels of middle rows by scans split the rows into
+  // a fixed number of independent ranges (fixed by the row count only, so
+  // results do not depend on the thread count), solved by SMAWK on the pool.
   std::vector<Task> tasks{{jlo, jhi, ilo, ihi}};
-  for (int level = 0; level < 5; ++level) {
+  int levels = 0;  // up to 64 ranges of about 2^17 rows
+  while (levels < 6 && ((jhi - jlo) >> levels) > (size_t{1} << 17)) ++levels;
+  for (int level = 0; level < levels; ++level) {
+    std::vector<size_t> bis(tasks.size());
+    parallel_for(tasks.size(), [&](size_t t) {
+      const Task& k = tasks[t];
+      if (k.jlo > k.jhi) return;
+      const size_t mid = k.jlo + (k.jhi - k.jlo) / 2, hi = std::min(k.ihi, mid);
+      bis[t] = L.solve_one(mid, L.lower(mid, k.ilo, hi), hi);
+    });
     std::vector<Task> next;
-    for (const Task& t : tasks) {
-      if (t.jlo > t.jhi) continue;
-      const size_t mid = t.jlo + (t.jhi - t.jlo) / 2;
-      const size_t bi = L.solve_one(mid, t.ilo, t.ihi);
-      if (mid > t.jlo) next.push_back({t.jlo, mid - 1, t.ilo, bi});
-      if (mid < t.jhi) next.push_back({mid + 1, t.jhi, bi, t.ihi});
+    for (size_t t = 0; t < tasks.size(); ++t) {
+      const Task& k = tasks[t];
+      if (k.jlo > k.jhi) continue;
+      const size_t mid = k.jlo + (k.jhi - k.jlo) / 2;
+      if (mid > k.jlo) next.push_back({k.jlo, mid - 1, k.ilo, bis[t]});
+      if (mid < k.jhi) next.push_back({mid + 1, k.jhi, bis[t], k.ihi});
     }
     tasks.swap(next);
   }
-  parallel_for(tasks.size(), [&](size_t i) { L.rec(tasks[i].jlo, tasks[i].jhi, tasks[i].ilo, tasks[i].ihi); });
+  parallel_for(tasks.size(), [&](size_t t) {
+    const Task& k = tasks[t];
+    const size_t hi = std::min(k.ihi, k.jhi);
+    L.smawk_range(k.jlo, k.jhi, L.lower(k.jlo, k.ilo, hi), hi);
+  });
 }
+
+// The minimisers of one layer, non-decreasing in j, as a bit vector: row
+// jlo + t sets bit t + (opt[jlo + t] - base), base = opt[jlo]. At most 2 bits
+// per row (instead of 32).
+struct Backtrack {
+  size_t jlo = 0, base = 0;
+  std::vector<uint64_t> bits;
+
+  void encode(const uint32_t* opt, size_t lo, size_t hi) {
+    jlo = lo;
+    base = opt[lo];
+    const size_t nbits = (hi - lo + 1) + (opt[hi] - base);
+    bits.assign(nbits / 64 + 1, 0);
+    constexpr size_t kChunk = size_t{1} << 16;
+    const size_t rows = hi - lo + 1, chunks = (rows + kChunk - 1) / kChunk;
+    uint64_t* b = bits.data();
+    const auto one = [&](size_t c) {
+      uint64_t acc = 0;
+      size_t word = SIZE_MAX;
+      for (size_t t = c * kChunk; t < std::min(rows, (c + 1) * kChunk); ++t) {
+        const size_t p = t + (opt[lo + t] - base);
+        if ((p >> 6) != word) {
+          if (word != SIZE_MAX) __atomic_fetch_or(b + word, acc, __ATOMIC_RELAXED);
+          word = p >> 6;
+          acc = 0;
+        }
+        acc |= uint64_t{1} << (p & 63);
+      }
+      if (word != SIZE_MAX) __atomic_fetch_or(b + word, acc, __ATOMIC_RELAXED);
+    };
+    if (chunks == 1) one(0);
+    else parallel_for(chunks, one);
+  }
+
+  // opt[j]: the position of set bit number j - jlo.
+  size_t decode(size_t j) const {
+    size_t need = j - jlo;  // set bits to skip
+    for (size_t w = 0;; ++w) {
+      uint64_t v = bits[w];
+      const size_t c = static_cast<size_t>(__builtin_popcountll(v));
+      if (need < c) {
+        for (; need > 0; --need) v &= v - 1;
+        const size_t p = w * 64 + static_cast<size_t>(__builtin_ctzll(v));
+        return base + p - (j - jlo);
+      }
+      need -= c;
+    }
+  }
+};
 
 }  // namespace
 
@@ -269,22 +501,42 @@ size_t kmeans1d_sorted(const double* x, const double* w, size_t n, size_t k,
   if (kk == n) {
     for (size_t i = 0; i < n; ++i) (*starts)[i] = i;
   } else if (kk > 1) {
-    const Prefix P(x, w, n);
-    std::vector<double> prev(n), cur(n);
-    for (size_t j = 0; j < n; ++j) prev[j] = P.cost(0, j);
-    std::vector<uint32_t> opt((kk - 1) * n);
+    Prefix P(x, w, n);
+    const bool simd = kernels().isa != Isa::kScalar;
+    std::vector<double> cur(n);
+    constexpr size_t kChunk = size_t{1} << 16;
+    const size_t chunks = (n + kChunk - 1) / kChunk;
+    // pv[i] = cost of values [0, i - 1] (one cluster).
+    parallel_for(chunks, [&](size_t c) {
+      for (size_t j = c * kChunk; j < std::min(n, (c + 1) * kChunk); ++j) P.r[j + 1].pv = P.cost(0, j);
+    });
+    // Minimisers of the current and previous layer (uint32), and compact
+    // copies of every layer but the last for the backtrack.
+    std::vector<uint32_t> opt(n), opt_prev(n);
+    std::vector<Backtrack> track(kk - 1);
+    size_t prev_jhi = 0, last_opt = 0;
     for (size_t q = 1; q < kk; ++q) {
       // Layer q (q + 1 clusters) is needed for j <= n - kk + q only; the last
       // layer only at j = n - 1.
       const size_t jhi = n - kk + q;
-      const size_t jlo = q == kk - 1 ? n - 1 : q;
-      const Layer L{P, prev.data(), cur.data(), opt.data() + (q - 1) * n, q >= 2 ? opt.data() + (q - 2) * n : nullptr};
-      solve_layer(L, jlo, jhi, q, jhi);
-      std::swap(prev, cur);
+      const Layer L{P, cur.data(), opt.data(), q >= 2 ? opt_prev.data() : nullptr, prev_jhi, simd};
+      if (q == kk - 1) {
+        last_opt = L.solve_one(jhi, q, jhi);
+        break;
+      }
+      solve_layer(L, q, jhi, q, jhi);
+      track[q].encode(opt.data(), q, jhi);
+      prev_jhi = jhi;
+      // The next layer reads pv[i] = cur[i - 1] for i in [q + 1, jhi + 1].
+      parallel_for((jhi - q + kChunk) / kChunk, [&](size_t c) {
+        for (size_t j = q + c * kChunk; j <= std::min(jhi, q + (c + 1) * kChunk - 1); ++j) P.r[j + 1].pv = cur[j];
+      });
+      std::swap(opt, opt_prev);
     }
-    size_t j = n - 1;
-    for (size_t q = kk - 1; q >= 1; --q) {
-      const size_t i = opt[(q - 1) * n + j];
+    (*starts)[kk - 1] = last_opt;
+    size_t j = last_opt - 1;
+    for (size_t q = kk - 2; q >= 1; --q) {
+      const size_t i = track[q].decode(j);
       (*starts)[q] = i;
       j = i - 1;
     }

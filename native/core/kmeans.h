@@ -1,6 +1,7 @@
 // k-means: exact 1-D clustering (sorted unique values with weights, then the
-// O(k n log n) divide-and-conquer dynamic program of Ckmeans.1d.dp / Grønlund
-// et al. 2017) and vector k-means (Lloyd with k-means++ seeding).
+// dynamic program of Ckmeans.1d.dp / Grønlund et al. 2017: SMAWK row minima,
+// O(k n), on layers of more than 65,536 rows, divide and conquer below) and
+// vector k-means (Lloyd with k-means++ seeding).
 //
 // Determinism: every result depends only on the inputs and the seed, never on
 // the thread count (work is split in fixed chunks and reduced in chunk order).
@@ -23,8 +24,9 @@ enum KmeansStatus : int {
   kKmeansTooLarge = 3,    // (min(k, distinct) - 1) * distinct > kKmeansMaxDpCells
 };
 
-// Largest DP table (minimiser indices, 4 bytes each: 8 GiB) the exact 1-D
-// clustering may allocate.
+// Largest DP (cells: layers x distinct values) the exact 1-D clustering
+// attempts. The backtrack keeps at most 2 bits per cell (512 MiB at the cap),
+// plus 4 x 8 + 8 + 2 x 4 = 48 bytes per distinct value of working arrays.
 constexpr size_t kKmeansMaxDpCells = size_t{1} << 31;
 
 inline bool kmeans1d_fits(size_t k, size_t distinct) {

@@ -110,3 +110,45 @@ export function decodeClusteredRef(c: ClusteredFields): Float32Array {
   }
   return out;
 }
+
+/**
+ * The optimal 1-D k-means cost for inputs too large for kmeans1dBrute: the same DP with each layer's
+ * leftmost minimisers found by divide and conquer (they are non-decreasing, the cost being Monge),
+ * cluster costs from float64 prefix sums around the median value. O(k n log n).
+ */
+export function kmeans1dDivideConquer(values: ArrayLike<number>, k: number, weights?: ArrayLike<number> | null): number {
+  const { x, w } = uniqueWeighted(values, weights);
+  const n = x.length;
+  const kk = Math.min(k, n);
+  const shift = x[n >> 1];
+  const pw = new Float64Array(n + 1), p1 = new Float64Array(n + 1), p2 = new Float64Array(n + 1);
+  for (let i = 0; i < n; i++) {
+    const d = x[i] - shift;
+    pw[i + 1] = pw[i] + w[i];
+    p1[i + 1] = p1[i] + w[i] * d;
+    p2[i + 1] = p2[i] + w[i] * d * d;
+  }
+  const cost = (i: number, j: number) => {
+    const s = p1[j + 1] - p1[i];
+    return Math.max(0, p2[j + 1] - p2[i] - (s * s) / (pw[j + 1] - pw[i]));
+  };
+  let prev = Float64Array.from({ length: n }, (_, j) => cost(0, j));
+  for (let q = 1; q < kk; q++) {
+    const cur = new Float64Array(n).fill(Infinity);
+    const solve = (jlo: number, jhi: number, ilo: number, ihi: number): void => {
+      if (jlo > jhi) return;
+      const mid = (jlo + jhi) >> 1;
+      let best = Infinity, bi = ilo;
+      for (let i = ilo; i <= Math.min(ihi, mid); i++) {
+        const v = prev[i - 1] + cost(i, mid);
+        if (v < best) { best = v; bi = i; }
+      }
+      cur[mid] = best;
+      solve(jlo, mid - 1, ilo, bi);
+      solve(mid + 1, jhi, bi, ihi);
+    };
+    solve(q, n - 1, q, n - 1);
+    prev = cur;
+  }
+  return prev[n - 1];
+}

@@ -26,6 +26,7 @@ inline float value_at(const SparseWeights& w, size_t i) {
 }  // namespace
 
 void sparse_row_to_dense(const SparseWeights& w, size_t K, size_t m, float* dense) {
+  if (K == 0) return;  // dense may be null
   std::memset(dense, 0, K * sizeof(float));
   switch (w.format) {
     case SparseFormat::kBitmap: {

@@ -106,7 +106,7 @@ function speed() {
     for (let i = 0; i < SUB; i++) mlInertia += (sub[i] - ml.centroids[ml.clusters[i]][0]) ** 2;
     r.q = `${fmt(lloyd.inertia / exact.inertia, 4)} / ${fmt(mlInertia / exact.inertia, 4)}`;
     rows.push(r);
-    console.log(r);
+    console.log(JSON.stringify(r)); // progress
   }
   mdTable([
     { key: 'k', title: 'k' },
@@ -189,7 +189,7 @@ function linearBench(probe) {
         r.xi4 = fmt(times['int4-g32'] / times['clustered-4b'], 2) + 'x';
         r.err = err.toExponential(1);
         rows.push(r);
-        console.log(r);
+        console.log(JSON.stringify(r)); // progress
       }
     }
   }

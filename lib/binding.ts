@@ -61,10 +61,6 @@ export interface NativeClusteredWeights {
   rowsPerBook: number;
 }
 
-/** Value types shared with native/core/kmeans.h (ValueType). */
-export const NativeValueType = { float32: 0, float16: 1, bfloat16: 2 } as const;
-export type NativeValueType = (typeof NativeValueType)[keyof typeof NativeValueType];
-
 export interface NativeAddon {
   cpuInfo(): NativeCpuInfo;
   getNumThreads(): number;
@@ -99,11 +95,11 @@ export interface NativeAddon {
   ): Promise<Float32Array>;
   dequantize(q: NativeQuantWeights, m: number, k: number, out: Float32Array): Float32Array;
   kmeans1d(
-    values: Float32Array | Uint16Array, vtype: NativeValueType, weights: Float32Array | null, k: number,
+    values: Float32Array | Uint16Array, vtype: NativeWeightType, weights: Float32Array | null, k: number,
     centroids: Float64Array, assignments: Int32Array | null, stats: Float64Array, async: false,
   ): Float64Array;
   kmeans1d(
-    values: Float32Array | Uint16Array, vtype: NativeValueType, weights: Float32Array | null, k: number,
+    values: Float32Array | Uint16Array, vtype: NativeWeightType, weights: Float32Array | null, k: number,
     centroids: Float64Array, assignments: Int32Array | null, stats: Float64Array, async: true,
   ): Promise<Float64Array>;
   kmeans(
@@ -115,12 +111,12 @@ export interface NativeAddon {
     tolerance: number, seed: number, centroids: Float32Array, assignments: Int32Array, stats: Float64Array, async: true,
   ): Promise<Float64Array>;
   cluster(
-    w: Float32Array | Uint16Array, vtype: NativeValueType, m: number, k: number, importance: Float32Array | null,
+    w: Float32Array | Uint16Array, vtype: NativeWeightType, m: number, k: number, importance: Float32Array | null,
     bits: number, dim: number, rowsPerBook: number, codebookType: number, maxIter: number, tolerance: number,
     seed: number, codebook: Float32Array | Uint16Array, indices: Uint8Array, stats: Float64Array, async: false,
   ): Float64Array;
   cluster(
-    w: Float32Array | Uint16Array, vtype: NativeValueType, m: number, k: number, importance: Float32Array | null,
+    w: Float32Array | Uint16Array, vtype: NativeWeightType, m: number, k: number, importance: Float32Array | null,
     bits: number, dim: number, rowsPerBook: number, codebookType: number, maxIter: number, tolerance: number,
     seed: number, codebook: Float32Array | Uint16Array, indices: Uint8Array, stats: Float64Array, async: true,
   ): Promise<Float64Array>;

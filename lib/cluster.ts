@@ -1,6 +1,6 @@
 // k-means clustering (exact in 1-D, k-means++ and Lloyd for vectors) and
 // weight clustering (palettization): ClusteredTensor, computed on by `linear`.
-import { native, NativeValueType, type NativeClusteredWeights } from './binding.js';
+import { native, NativeWeightType, type NativeClusteredWeights } from './binding.js';
 import { checkInteger, rangeError, received, typeError } from './errors.js';
 import { checkTensor, Tensor } from './tensor.js';
 
@@ -42,14 +42,14 @@ export interface KmeansResult {
 
 type Points = Float32Array | Tensor<'float32' | 'float16' | 'bfloat16'>;
 
-function pointValues(points: unknown): { data: Float32Array | Uint16Array; vtype: NativeValueType } {
-  if (points instanceof Float32Array) return { data: points, vtype: NativeValueType.float32 };
+function pointValues(points: unknown): { data: Float32Array | Uint16Array; vtype: NativeWeightType } {
+  if (points instanceof Float32Array) return { data: points, vtype: NativeWeightType.float32 };
   if (!(points instanceof Tensor)) throw typeError('points', 'a Float32Array or a Tensor', points);
   const t = checkTensor('points', points);
   if (t.dtype !== 'float32' && t.dtype !== 'float16' && t.dtype !== 'bfloat16') {
     throw typeError('points', "a 'float32', 'float16' or 'bfloat16' tensor", t);
   }
-  return { data: t.data as Float32Array | Uint16Array, vtype: NativeValueType[t.dtype as 'float32' | 'float16' | 'bfloat16'] };
+  return { data: t.data as Float32Array | Uint16Array, vtype: NativeWeightType[t.dtype as 'float32' | 'float16' | 'bfloat16'] };
 }
 
 function checkWeights(argument: string, w: unknown, n: number): Float32Array | null {
@@ -311,7 +311,7 @@ function prepareCluster(w: unknown, opts: unknown): ClusterCall {
   const indices = new Uint8Array(M * clusteredRowBytes(K, dim, bits));
   const stats = new Float64Array(2);
   const data = wt.data as Float32Array | Uint16Array;
-  const vtype = NativeValueType[wt.dtype as 'float32' | 'float16' | 'bfloat16'];
+  const vtype = NativeWeightType[wt.dtype as 'float32' | 'float16' | 'bfloat16'];
   const finish = (): ClusteredTensor => {
     if (stats[0] === 1) throw rangeError('w', 'finite weights', received(`a NaN or Infinity at index ${stats[1]}`));
     if (stats[0] === 3) throw rangeError('opts.bits', "(2^bits - 1) × distinct values per codebook <= 2^31 for exact clustering (use fewer bits, float16 weights, or granularity 'row' / 'group')", bits);

@@ -388,17 +388,17 @@ double number_arg(const Napi::CallbackInfo& info, size_t index, const char* name
   return v;
 }
 
-sparq::ValueType value_type_arg(const Napi::CallbackInfo& info, size_t index) {
+sparq::WeightType value_type_arg(const Napi::CallbackInfo& info, size_t index) {
   const size_t t = size_arg(info, index, "vtype");
   if (t > 2) throw Napi::RangeError::New(info.Env(), "Expected 0..2 for vtype");
-  return static_cast<sparq::ValueType>(t);
+  return static_cast<sparq::WeightType>(t);
 }
 
 // Values of type t with `n` elements (Float32Array or Uint16Array).
-const void* values_arg(const Napi::CallbackInfo& info, size_t index, sparq::ValueType t, const char* name, size_t* n) {
+const void* values_arg(const Napi::CallbackInfo& info, size_t index, sparq::WeightType t, const char* name, size_t* n) {
   if (!info[index].IsTypedArray()) throw Napi::TypeError::New(info.Env(), std::string("Expected a typed array for ") + name);
   *n = info[index].As<Napi::TypedArray>().ElementLength();
-  if (t == sparq::ValueType::kF32) return typed_data<const float>(info, index, napi_float32_array, name, *n);
+  if (t == sparq::WeightType::kF32) return typed_data<const float>(info, index, napi_float32_array, name, *n);
   return typed_data<const uint16_t>(info, index, napi_uint16_array, name, *n);
 }
 
@@ -406,7 +406,7 @@ const void* values_arg(const Napi::CallbackInfo& info, size_t index, sparq::Valu
 //          assignments: Int32Array(n) | null, stats: Float64Array(4), async)
 // stats = [status, bad index, inertia, clusters].
 Napi::Value Kmeans1d(const Napi::CallbackInfo& info) {
-  const sparq::ValueType t = value_type_arg(info, 1);
+  const sparq::WeightType t = value_type_arg(info, 1);
   size_t n = 0;
   const void* values = values_arg(info, 0, t, "values", &n);
   const float* weights = optional_f32(info, 2, "weights", n);
@@ -462,10 +462,10 @@ Napi::Value Kmeans(const Napi::CallbackInfo& info) {
 //         stats: Float64Array(2), async); stats = [status, bad index].
 Napi::Value Cluster(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const sparq::ValueType t = value_type_arg(info, 1);
+  const sparq::WeightType t = value_type_arg(info, 1);
   const size_t M = size_arg(info, 2, "M"), K = size_arg(info, 3, "K");
   const size_t MK = checked_mul(env, M, K);
-  const void* w = t == sparq::ValueType::kF32
+  const void* w = t == sparq::WeightType::kF32
                       ? static_cast<const void*>(typed_data<const float>(info, 0, napi_float32_array, "w", MK))
                       : static_cast<const void*>(typed_data<const uint16_t>(info, 0, napi_uint16_array, "w", MK));
   const float* importance = optional_f32(info, 4, "importance", MK);

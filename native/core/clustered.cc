@@ -59,14 +59,7 @@ void store_entry(void* codebook, ScaleType t, size_t i, float v) {
   else static_cast<float*>(codebook)[i] = v;
 }
 
-inline double value_at(const void* p, ValueType t, size_t i) {
-  switch (t) {
-    case ValueType::kF16: return f16_to_f32_scalar(static_cast<const uint16_t*>(p)[i]);
-    case ValueType::kBF16: return bf16_to_f32_scalar(static_cast<const uint16_t*>(p)[i]);
-    case ValueType::kF32: break;
-  }
-  return static_cast<const float*>(p)[i];
-}
+inline double value_at(const void* p, WeightType t, size_t i) { return widen_scalar(p, t, i); }
 
 struct BookResult {
   int status = kKmeansOk;
@@ -74,13 +67,13 @@ struct BookResult {
 };
 
 // Rows [r0, r1) with 1-D entries.
-BookResult cluster_book_1d(const void* w, ValueType vt, size_t r0, size_t r1, size_t K,
+BookResult cluster_book_1d(const void* w, WeightType vt, size_t r0, size_t r1, size_t K,
                            const float* importance, const ClusterOptions& opt, void* codebook,
                            size_t book, uint8_t* indices, size_t row_bytes) {
   BookResult r;
   const size_t E = size_t{1} << opt.bits;
   const size_t off = r0 * K, n = (r1 - r0) * K;
-  const size_t elem = vt == ValueType::kF32 ? 4 : 2;
+  const size_t elem = vt == WeightType::kF32 ? 4 : 2;
   const void* vals = static_cast<const uint8_t*>(w) + off * elem;
   WeightedValues u;
   r.status = unique_weighted(vals, vt, n, importance ? importance + off : nullptr, &u, &r.bad);
@@ -107,11 +100,11 @@ BookResult cluster_book_1d(const void* w, ValueType vt, size_t r0, size_t r1, si
   // large, else a binary search per value; rows in parallel (inline when this
   // book already runs on the pool).
   std::vector<uint8_t> lut;
-  if (vt != ValueType::kF32 && n >= 65536) {
+  if (vt != WeightType::kF32 && n >= 65536) {
     lut.resize(65536);
     for (uint32_t b = 0; b < 65536; ++b) {
       const uint16_t pattern = static_cast<uint16_t>(b);
-      const double v = vt == ValueType::kBF16 ? bf16_to_f32_scalar(pattern) : f16_to_f32_scalar(pattern);
+      const double v = vt == WeightType::kBF16 ? bf16_to_f32_scalar(pattern) : f16_to_f32_scalar(pattern);
       lut[b] = std::isfinite(v) ? static_cast<uint8_t>(nearest_sorted(stored.data(), E, v)) : 0;
     }
   }
@@ -184,7 +177,7 @@ BookResult cluster_book_vec(const float* wf, size_t r0, size_t r1, size_t K,
 
 }  // namespace
 
-int cluster_weights(const void* w, ValueType vt, size_t M, size_t K, const float* importance,
+int cluster_weights(const void* w, WeightType vt, size_t M, size_t K, const float* importance,
                     const ClusterOptions& opt, void* codebook, uint8_t* indices, size_t* bad_index) {
   if (M == 0 || K == 0) return kKmeansOk;
   const size_t books = clustered_books(M, opt.rows_per_book);

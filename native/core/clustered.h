@@ -98,7 +98,7 @@ struct ClusterOptions {
 // gets the nearest stored centroid. Unused codebook entries repeat the last
 // centroid. codebook: [books, 2^bits, dim] (float or uint16 for f16);
 // indices: [M, clustered_row_bytes]. Returns a KmeansStatus.
-int cluster_weights(const void* w, ValueType vt, size_t M, size_t K, const float* importance,
+int cluster_weights(const void* w, WeightType vt, size_t M, size_t K, const float* importance,
                     const ClusterOptions& opt, void* codebook, uint8_t* indices, size_t* bad_index);
 
 }  // namespace sparq

@@ -8,16 +8,10 @@
 #include "clustered.h"
 #include "cpu.h"
 #include "quant.h"
+#include "weight_type.h"
 
 namespace sparq {
 
-// Storage type of a dense weight matrix.
-enum class WeightType : int {
-  kF32 = 0,
-  kF16 = 1,
-  kBF16 = 2,
-  kI8 = 3,  // sparse values only: int8 with a float32 scale per row (sparse.h)
-};
 
 // As DenseLinearKernel, for quantized weights.
 using QuantLinearKernel = void (*)(const float* x, size_t ldx, const QuantWeights& w, size_t K,

@@ -15,14 +15,7 @@
 namespace sparq {
 namespace {
 
-inline double value_at(const void* p, ValueType t, size_t i) {
-  switch (t) {
-    case ValueType::kF16: return f16_to_f32_scalar(static_cast<const uint16_t*>(p)[i]);
-    case ValueType::kBF16: return bf16_to_f32_scalar(static_cast<const uint16_t*>(p)[i]);
-    case ValueType::kF32: break;
-  }
-  return static_cast<const float*>(p)[i];
-}
+inline double value_at(const void* p, WeightType t, size_t i) { return widen_scalar(p, t, i); }
 
 // Order-preserving map of float bits to unsigned keys, and back.
 inline uint32_t f32_key(uint32_t u) { return (u & 0x80000000u) ? ~u : (u | 0x80000000u); }
@@ -468,13 +461,13 @@ struct Backtrack {
 
 }  // namespace
 
-int unique_weighted(const void* values, ValueType t, size_t n, const float* weights,
+int unique_weighted(const void* values, WeightType t, size_t n, const float* weights,
                     WeightedValues* out, size_t* bad_index) {
   out->x.clear();
   out->w.clear();
-  if (t != ValueType::kF32 && n >= 65536)
-    return unique_half(static_cast<const uint16_t*>(values), t == ValueType::kBF16, n, weights, out, bad_index);
-  if (t == ValueType::kF32) return unique_f32(static_cast<const float*>(values), n, weights, out, bad_index);
+  if (t != WeightType::kF32 && n >= 65536)
+    return unique_half(static_cast<const uint16_t*>(values), t == WeightType::kBF16, n, weights, out, bad_index);
+  if (t == WeightType::kF32) return unique_f32(static_cast<const float*>(values), n, weights, out, bad_index);
   // Small 16-bit inputs: sort (value, weight) pairs.
   std::vector<std::pair<double, double>> p;
   p.reserve(n);
@@ -567,7 +560,7 @@ size_t nearest_sorted(const double* c, size_t k, double v) {
   return (v - c[hi - 1] <= c[hi] - v) ? hi - 1 : hi;
 }
 
-int kmeans1d(const void* values, ValueType t, size_t n, const float* weights, size_t k,
+int kmeans1d(const void* values, WeightType t, size_t n, const float* weights, size_t k,
              std::vector<double>* centroids, int32_t* assignments, double* inertia,
              size_t* bad_index) {
   WeightedValues u;
@@ -592,11 +585,11 @@ int kmeans1d(const void* values, ValueType t, size_t n, const float* weights, si
       return static_cast<int32_t>(c);
     };
     constexpr size_t kChunk = 1 << 16;
-    if (t != ValueType::kF32 && n >= 65536) {
+    if (t != WeightType::kF32 && n >= 65536) {
       // 16-bit values: one table lookup per value (every pattern is finite here).
       std::vector<int32_t> lut(65536);
       for (uint32_t b = 0; b < 65536; ++b) {
-        const double v = t == ValueType::kBF16 ? bf16_to_f32_scalar(static_cast<uint16_t>(b)) : f16_to_f32_scalar(static_cast<uint16_t>(b));
+        const double v = t == WeightType::kBF16 ? bf16_to_f32_scalar(static_cast<uint16_t>(b)) : f16_to_f32_scalar(static_cast<uint16_t>(b));
         lut[b] = std::isfinite(v) ? cluster_of(v) : 0;
       }
       const uint16_t* h = static_cast<const uint16_t*>(values);

@@ -10,10 +10,11 @@
 #include <cstdint>
 #include <vector>
 
+#include "weight_type.h"
+
 namespace sparq {
 
-// Element type of the values being clustered.
-enum class ValueType : int { kF32 = 0, kF16 = 1, kBF16 = 2 };
+// Values being clustered are float32, float16 or bfloat16 (WeightType).
 
 // Status codes of the clustering functions (0 = ok). A bad value's index is
 // reported through *bad_index.
@@ -45,7 +46,7 @@ struct WeightedValues {
 // -0 and +0 merge). Large inputs: a histogram of 16-bit patterns for
 // f16 / bf16 (at most 65,536 distinct values), an LSD radix sort for f32.
 // Returns kKmeansNonFinite (and *bad_index) for NaN / Inf values.
-int unique_weighted(const void* values, ValueType t, size_t n, const float* weights,
+int unique_weighted(const void* values, WeightType t, size_t n, const float* weights,
                     WeightedValues* out, size_t* bad_index);
 
 // Exact 1-D k-means on sorted distinct values x with weights w (n >= 1):
@@ -61,7 +62,7 @@ size_t kmeans1d_sorted(const double* x, const double* w, size_t n, size_t k,
 // 1-D k-means of raw values (see unique_weighted). centroids gets the sorted
 // cluster means (<= k); assignments (may be null) the cluster of each value
 // (zero-weight values go to the nearest centroid). Returns a KmeansStatus.
-int kmeans1d(const void* values, ValueType t, size_t n, const float* weights, size_t k,
+int kmeans1d(const void* values, WeightType t, size_t n, const float* weights, size_t k,
              std::vector<double>* centroids, int32_t* assignments, double* inertia,
              size_t* bad_index);
 

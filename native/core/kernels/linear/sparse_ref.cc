@@ -13,15 +13,8 @@
 namespace sparq {
 namespace {
 
-inline float value_at(const SparseWeights& w, size_t i) {
-  switch (w.value_type) {
-    case WeightType::kF16: return f16_to_f32_scalar(static_cast<const uint16_t*>(w.values)[i]);
-    case WeightType::kBF16: return bf16_to_f32_scalar(static_cast<const uint16_t*>(w.values)[i]);
-    case WeightType::kI8: return static_cast<const int8_t*>(w.values)[i];  // the driver scales
-    case WeightType::kF32: break;
-  }
-  return static_cast<const float*>(w.values)[i];
-}
+// kI8 codes come out unscaled: the driver scales.
+inline float value_at(const SparseWeights& w, size_t i) { return widen_scalar(w.values, w.value_type, i); }
 
 }  // namespace
 

@@ -363,3 +363,29 @@ export function rotation(arr, hot) {
     return v;
   };
 }
+
+/** Between two contenders: collect garbage, then let the previous library's spinning worker threads go idle. */
+export function between() {
+  gc();
+  sleep(50);
+}
+
+const sinks = [];
+/** Keeps a result reachable so no call can be optimized away; sink(null) drops it. */
+export function sink(v) {
+  sinks[0] = v;
+}
+
+/**
+ * streamProbe(when, n) for one benchmark: measures `probe` (a StreamProbe)
+ * over n rounds, appends { when, median, best, rounds } to `entries` and logs it.
+ */
+export function streamProbeLogger(probe, entries, log) {
+  return (when, n) => {
+    const m = probe.measure(n);
+    const r = { when, median: m.median, best: m.best, rounds: m.rounds };
+    entries.push(r);
+    log(`streaming read (${when}): ${fmt(r.median, 1)} GB/s median of ${r.rounds} rounds, best ${fmt(r.best, 1)}`);
+    return r;
+  };
+}

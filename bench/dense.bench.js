@@ -27,6 +27,7 @@ import * as sparq from 'sparq';
 import {
   parseArgs, list, median, rng, fillUniform, fillBf16Exact, transpose, jsLinear, relError, gc, sleep,
   sampleIt, summarize, ort, ortOptions, ortSession, StreamProbe, fmt, mdTable, textRow, rotation,
+  between, sink, streamProbeLogger,
 } from './common.js';
 import { matMulModel } from './onnx-model.js';
 
@@ -81,13 +82,7 @@ const STREAM = { threads, bytesPerThread: 256 * MiB };
 const probe = await StreamProbe.start(STREAM);
 const streamLog = [];
 const STREAM_ROUNDS = 5; // probe rounds after each timing round of a group
-function streamProbe(when, n) {
-  const m = probe.measure(n);
-  const r = { when, median: m.median, best: m.best, rounds: m.rounds };
-  streamLog.push(r);
-  log(`streaming read (${when}): ${fmt(r.median, 1)} GB/s median of ${r.rounds} rounds, best ${fmt(r.best, 1)}`);
-  return r;
-}
+const streamProbe = streamProbeLogger(probe, streamLog, log);
 log('');
 streamProbe('start', 20);
 gc();
@@ -120,16 +115,7 @@ function record(kind, cfg, r, bytes) {
   return { ms: r.median, gbs };
 }
 
-function between() {
-  gc();
-  sleep(50); // let the previous library's spinning worker threads go idle
-}
 
-const sinks = [];
-function sink(v) {
-  // Keep results reachable so no call can be optimized away.
-  sinks[0] = v;
-}
 
 for (const { M, K } of shapes) {
   const shape = `${M}x${K}`;
@@ -271,7 +257,7 @@ for (const { M, K } of shapes) {
   sessions.length = 0;
   w32.length = 0;
   wbf.length = 0;
-  sinks.length = 0;
+  sink(null);
   gc();
 }
 

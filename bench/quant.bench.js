@@ -39,6 +39,7 @@ import * as sparq from 'sparq';
 import {
   parseArgs, list, median, rng, fillUniform, fillGaussian, jsLinear, relError, gc, sleep, peakRssMiB,
   sampleIt, summarize, ort, ortOptions, ortSession, StreamProbe, fmt, mdTable, textRow, rotation,
+  between, sink, streamProbeLogger,
 } from './common.js';
 import { matMulNBitsModel, matMulBnb4Model } from './onnx-model.js';
 
@@ -340,13 +341,7 @@ const STREAM = { threads, bytesPerThread: 256 * MiB };
 const probe = await StreamProbe.start(STREAM);
 const streamLog = [];
 const STREAM_ROUNDS = 5;
-function streamProbe(when, n) {
-  const m = probe.measure(n);
-  const r = { when, median: m.median, best: m.best, rounds: m.rounds };
-  streamLog.push(r);
-  log(`streaming read (${when}): ${fmt(r.median, 1)} GB/s median of ${r.rounds} rounds, best ${fmt(r.best, 1)}`);
-  return r;
-}
+const streamProbe = streamProbeLogger(probe, streamLog, log);
 log('');
 streamProbe('start', 20);
 gc();
@@ -435,15 +430,7 @@ const setsInfo = [];
 log('');
 log(textRow(columns, Object.fromEntries(columns.map((c) => [c.key, c.title]))));
 
-function between() {
-  gc();
-  sleep(50); // let the previous library's spinning worker threads go idle
-}
 
-const sinks = [];
-function sink(v) {
-  sinks[0] = v; // keep results reachable so no call can be optimized away
-}
 
 /**
  * Times one (shape, N, cache) group: sparq f32 dense, every sparq setting in
@@ -494,7 +481,7 @@ function runGroup({ shape, N, cache, xt, ox, dense, quant, orts }) {
     }
     streamSamples.push(...probe.measure(STREAM_ROUNDS).samples);
   }
-  sinks.length = 0;
+  sink(null);
   const stream = { when: `${shape} N=${N} ${cache}`, median: median(streamSamples), best: Math.max(...streamSamples), rounds: streamSamples.length };
   streamLog.push(stream);
   const res = new Map();

@@ -44,6 +44,7 @@ import * as sparq from 'sparq';
 import {
   parseArgs, list, median, rng, fillUniform, fillGaussian, truncateToBf16, transpose, jsLinear, relError, gc, sleep,
   peakRssMiB, sampleIt, summarize, ort, ortOptions, ortSession, StreamProbe, fmt, mdTable, textRow, rotation,
+  between, sink, streamProbeLogger,
 } from './common.js';
 import { matMulModel } from './onnx-model.js';
 import { lineChart, svgDocument } from './svg.js';
@@ -186,13 +187,7 @@ const STREAM = { threads, bytesPerThread: (quick ? 32 : 256) * MiB };
 const STREAM_ROUNDS = quick ? 2 : 5;
 const probe = await StreamProbe.start(STREAM);
 const streamLog = [];
-function streamProbe(when, n) {
-  const m = probe.measure(n);
-  const r = { when, median: m.median, best: m.best, rounds: m.rounds };
-  streamLog.push(r);
-  log(`streaming read (${when}): ${fmt(r.median, 1)} GB/s median of ${r.rounds} rounds, best ${fmt(r.best, 1)}`);
-  return r;
-}
+const streamProbe = streamProbeLogger(probe, streamLog, log);
 log('');
 streamProbe('start', quick ? 5 : 20);
 gc();
@@ -214,15 +209,7 @@ function withFloat32Values(t) {
 }
 
 
-function between() {
-  gc();
-  sleep(50); // let the previous library's spinning worker threads go idle
-}
 
-const sinks = [];
-function sink(v) {
-  sinks[0] = v; // keep results reachable so no call can be optimized away
-}
 
 // ------------------------------------------------------------ results
 const results = new Map(); // `${shape}|${level}|${key}|${N}|${cache}` → { ms, gbs, streamPct, vsDense }
@@ -271,7 +258,7 @@ function runGroup({ shape, level, N, cache, contenders }) {
     }
     streamSamples.push(...probe.measure(STREAM_ROUNDS).samples);
   }
-  sinks.length = 0;
+  sink(null);
   const stream = { when: `${shape} ${level.label} N=${N} ${cache}`, median: median(streamSamples), best: Math.max(...streamSamples), rounds: streamSamples.length };
   streamLog.push(stream);
   const dense = summarize(pooled.get(timed[0].key)).median;

@@ -4,8 +4,9 @@
 //   mask selects, zeros elsewhere), then the shared dense tile driver
 //   (tiles_avx512.h) multiplies it: load as sparse, compute as dense. For
 //   more activation rows than one register tile, weight tiles are expanded
-//   once into an L1 scratch (the expand is what bounds these kernels on
-//   Zen 4: replacing it by a masked move halves the time at N = 1).
+//   once into an L1 scratch. The expand is what bounds these kernels on
+//   Zen 4 (a one-off experiment that replaced it by a masked move halved
+//   the time at N = 1).
 // - csr: work proportional to the stored values. Up to kCsrGatherRows
 //   activation rows gather x at the column indices (16 entries per gather);
 //   more rows run an outer product on transposed activations (one FMA updates

@@ -37,11 +37,13 @@ export interface NativeQuantWeights {
 export interface NativeSparseWeights {
   /** 0 bitmap, 1 csr, 2 nm (SparseFormat). */
   format: number;
-  /** NativeWeightType of the values, or 3: int8 codes with per-row scales. */
+  /** NativeWeightType of the values, 3: int8 codes with per-row scales, 4: 4-bit indices into per-row tables. */
   valueType: number;
-  values: Float32Array | Uint16Array | Int8Array;
+  values: Float32Array | Uint16Array | Int8Array | Uint8Array;
   /** Per-row scales of int8 values (valueType 3), else null. */
   scales: Float32Array | null;
+  /** 16 weights per row for 4-bit indices (valueType 4), else null. */
+  lut: Float32Array | null;
   offsets: Uint32Array | null;
   masks: Uint16Array | null;
   cols: Uint16Array | null;

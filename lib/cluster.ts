@@ -2,6 +2,7 @@
 // weight clustering (palettization): ClusteredTensor, computed on by `linear`.
 import { native, NativeWeightType, type NativeClusteredWeights } from './binding.js';
 import { checkInteger, rangeError, received, typeError } from './errors.js';
+import { LUT4_ENTRIES, SparseTensor } from './sparse.js';
 import { checkTensor, Tensor } from './tensor.js';
 
 // ------------------------------------------------------------------ kmeans
@@ -294,17 +295,7 @@ function prepareCluster(w: unknown, opts: unknown): ClusterCall {
   const tolerance = o.tolerance ?? 1e-4;
   if (typeof tolerance !== 'number' || !(tolerance >= 0) || tolerance === Infinity) throw rangeError('opts.tolerance', 'a finite number >= 0', tolerance);
   const seed = checkInteger('opts.seed', o.seed ?? 0, 0);
-  let importance: Float32Array | null = null;
-  if (o.importance !== undefined && o.importance !== null) {
-    const it = checkTensor('opts.importance', o.importance);
-    if (it.dtype !== 'float32') throw typeError('opts.importance', "a 'float32' tensor", it);
-    if (it.rank !== 2 || it.shape[0] !== M || it.shape[1] !== K) throw rangeError('opts.importance', `a tensor of shape [${M}, ${K}]`, it);
-    importance = it.data as Float32Array;
-    for (let i = 0; i < importance.length; i++) {
-      const v = importance[i];
-      if (!(v >= 0) || v === Infinity) throw rangeError('opts.importance', 'finite values >= 0', received(`${v} at index ${i}`));
-    }
-  }
+  const importance = o.importance === undefined || o.importance === null ? null : checkImportance(o.importance, M, K);
   const E = (1 << bits) * dim;
   const books = Math.ceil(M / rowsPerBook);
   const codebook = codebookType === 'float16' ? new Uint16Array(books * E) : new Float32Array(books * E);
@@ -336,12 +327,105 @@ function prepareCluster(w: unknown, opts: unknown): ClusterCall {
  * weighted k-means optimum per codebook; vector entries k-means++ and Lloyd.
  * Codebook values are rounded to `codebookType`, then every weight gets the
  * nearest stored entry.
+ *
+ * A SparseTensor clusters its stored values (Deep Compression: pruning, then
+ * weight sharing) and keeps its format and structure: exact 1-D k-means of
+ * each row's stored values ('row', default) or of all of them ('tensor'),
+ * bits 1..4, optionally weighted by `importance` at the stored positions. The
+ * result has 'lut4' values: 4-bit indices into a float32 table of 16 entries
+ * per row (the 2^bits centroids; unused entries repeat the largest), each
+ * value taking the nearest entry. dim, groupSize and codebookType other than
+ * 1, undefined and 'float32' are RangeErrors. `linear` runs on it directly.
  */
-export function cluster(w: Tensor, opts?: ClusterOptions): ClusteredTensor {
+export function cluster(w: SparseTensor, opts?: ClusterOptions): SparseTensor;
+export function cluster(w: Tensor, opts?: ClusterOptions): ClusteredTensor;
+export function cluster(w: Tensor | SparseTensor, opts?: ClusterOptions): ClusteredTensor | SparseTensor {
+  if (w instanceof SparseTensor) return clusterSparse(w, opts, (v, o) => kmeans(v, o), (jobs, finish) => finish(jobs.map((j) => j())));
   return prepareCluster(w, opts).run(false);
 }
 
 /** `cluster` off the event loop (inputs are kept alive until it settles). */
-export async function clusterAsync(w: Tensor, opts?: ClusterOptions): Promise<ClusteredTensor> {
+export async function clusterAsync(w: SparseTensor, opts?: ClusterOptions): Promise<SparseTensor>;
+export async function clusterAsync(w: Tensor, opts?: ClusterOptions): Promise<ClusteredTensor>;
+export async function clusterAsync(w: Tensor | SparseTensor, opts?: ClusterOptions): Promise<ClusteredTensor | SparseTensor> {
+  if (w instanceof SparseTensor) {
+    return clusterSparse(w, opts, (v, o) => kmeansAsync(v, o), async (jobs, finish) => finish(await Promise.all(jobs.map((j) => j()))));
+  }
   return prepareCluster(w, opts).run(true);
+}
+
+/**
+ * cluster() of a SparseTensor: one 1-D k-means job per row (or one for the
+ * tensor), run by `run` (sync or async), then the tables and indices.
+ */
+function clusterSparse<R, T>(
+  w: SparseTensor, opts: unknown,
+  km: (values: Float32Array, o: KmeansOptions) => R,
+  run: (jobs: (() => R)[], finish: (results: KmeansResult[]) => SparseTensor) => T,
+): T {
+  if (opts !== undefined && (typeof opts !== 'object' || opts === null)) throw typeError('opts', 'an options object', opts);
+  const o = (opts ?? {}) as ClusterOptions;
+  const bits = o.bits ?? 4;
+  if (typeof bits !== 'number' || !Number.isInteger(bits) || bits < 1 || bits > 4) throw rangeError('opts.bits', 'an integer in [1, 4] for a SparseTensor', bits);
+  const granularity = o.granularity ?? 'row';
+  if (granularity !== 'row' && granularity !== 'tensor') throw rangeError('opts.granularity', "'row' or 'tensor' for a SparseTensor", granularity);
+  const only = (name: string, value: unknown, expected: unknown) => {
+    if (value !== undefined && value !== expected) throw rangeError(name, `${JSON.stringify(expected)} for a SparseTensor`, value);
+  };
+  only('opts.dim', o.dim, 1);
+  only('opts.groupSize', o.groupSize, undefined);
+  only('opts.codebookType', o.codebookType, 'float32');
+  w.checkFloatValues();
+  const [M, K] = w.shape;
+  const importance = o.importance === undefined || o.importance === null ? null : checkImportance(o.importance, M, K);
+  const vals = w.storedValues();
+  const count = w.storedCount;
+  checkFinite('w', vals.subarray(0, count));
+  // Importance of each stored value (at its column).
+  let weights: Float32Array | null = null;
+  if (importance !== null) {
+    weights = new Float32Array(count);
+    const cols = new Int32Array(K), idx = new Int32Array(K);
+    for (let m = 0; m < M; m++) {
+      const c = w.storedRow(m, cols, idx);
+      for (let i = 0; i < c; i++) weights[idx[i]] = importance[m * K + cols[i]];
+    }
+  }
+  const k = 1 << bits;
+  const job = (lo: number, hi: number) => () => {
+    const ws = weights?.subarray(lo, hi);
+    const weighted = ws !== undefined && ws.some((x) => x > 0); // all-zero importance: unweighted
+    return km(vals.subarray(lo, hi), weighted ? { k, weights: ws } : { k });
+  };
+  const rows = granularity === 'row'
+    ? Array.from({ length: M }, (_, m) => w.rowRange(m)).filter(([lo, hi]) => hi > lo)
+    : count > 0 ? [[0, count] as [number, number]] : [];
+  return run(rows.map(([lo, hi]) => job(lo, hi)), (results) => {
+    const table = new Float32Array(M * LUT4_ENTRIES);
+    const fill = (m: number, c: Float32Array) => {
+      for (let e = 0; e < LUT4_ENTRIES; e++) table[m * LUT4_ENTRIES + e] = c[Math.min(e, c.length - 1)];
+    };
+    if (granularity === 'tensor') {
+      if (results.length > 0) for (let m = 0; m < M; m++) fill(m, results[0].centroids);
+    } else {
+      let r = 0;
+      for (let m = 0; m < M; m++) {
+        const [lo, hi] = w.rowRange(m);
+        if (hi > lo) fill(m, results[r++].centroids);
+      }
+    }
+    return w.withTable(table);
+  });
+}
+
+function checkImportance(t: unknown, M: number, K: number): Float32Array {
+  const it = checkTensor('opts.importance', t);
+  if (it.dtype !== 'float32') throw typeError('opts.importance', "a 'float32' tensor", it);
+  if (it.rank !== 2 || it.shape[0] !== M || it.shape[1] !== K) throw rangeError('opts.importance', `a tensor of shape [${M}, ${K}]`, it);
+  const d = it.data as Float32Array;
+  for (let i = 0; i < d.length; i++) {
+    const v = d[i];
+    if (!(v >= 0) || v === Infinity) throw rangeError('opts.importance', 'finite values >= 0', received(`${v} at index ${i}`));
+  }
+  return d;
 }

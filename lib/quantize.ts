@@ -3,7 +3,7 @@
 import { native, type NativeQuantWeights } from './binding.js';
 import { checkInteger, describe, rangeError, received, typeError } from './errors.js';
 import { ClusteredTensor } from './cluster.js';
-import { SparseTensor } from './sparse.js';
+import { LUT4_ENTRIES, SparseTensor } from './sparse.js';
 import { checkTensor, Tensor } from './tensor.js';
 
 export type QuantScheme = 'symmetric' | 'asymmetric' | 'nf4';
@@ -294,21 +294,51 @@ function checkOptions(K: number, opts: unknown) {
   return { scheme, bits: bits as 8 | 4, groupSize, scaleType: scaleType as ScaleType, search };
 }
 
-/** quantize() of a SparseTensor: only the sparse int8 setting exists. */
+/**
+ * quantize() of a SparseTensor: int8 symmetric with one float32 scale per row,
+ * or 4-bit (any scheme) with one scale (and min) per row, stored as a table
+ * of the row's 16 dequantized levels ('lut4' values).
+ */
 function quantizeSparse(w: SparseTensor, opts?: QuantizeOptions): SparseTensor {
   if (opts !== undefined && (typeof opts !== 'object' || opts === null)) throw typeError('opts', 'an options object', opts);
   const o = opts ?? {};
-  const only = (name: string, value: unknown, expected: unknown) => {
-    if (value !== undefined && value !== expected) {
-      throw rangeError(name, `${JSON.stringify(expected)} for a SparseTensor (sparse weights quantize to int8, symmetric, one float32 scale per row)`, value);
-    }
+  const scheme = o.scheme ?? 'symmetric';
+  if (!['symmetric', 'asymmetric', 'nf4'].includes(scheme)) throw rangeError('opts.scheme', "'symmetric', 'asymmetric' or 'nf4'", scheme);
+  const bits = o.bits ?? (scheme === 'nf4' ? 4 : 8);
+  if (bits !== 8 && bits !== 4) throw rangeError('opts.bits', '8 or 4', bits);
+  const only = (name: string, value: unknown, expected: unknown, why: string) => {
+    if (value !== undefined && value !== expected) throw rangeError(name, `${JSON.stringify(expected)} for a SparseTensor (${why})`, value);
   };
-  only('opts.bits', o.bits, 8);
-  only('opts.scheme', o.scheme, 'symmetric');
-  only('opts.groupSize', o.groupSize, 0);
-  only('opts.scaleType', o.scaleType, 'float32');
-  only('opts.search', o.search, false);
-  return w.quantizeInt8();
+  const perRow = 'sparse weights get one scale per row';
+  only('opts.groupSize', o.groupSize, 0, perRow);
+  only('opts.scaleType', o.scaleType, 'float32', 'scales of sparse weights are float32');
+  if (bits === 8) {
+    only('opts.scheme', o.scheme, 'symmetric', 'sparse int8 is symmetric');
+    only('opts.search', o.search, false, 'sparse int8 uses absmax scales');
+    w.checkFloatValues();
+    return w.quantizeInt8();
+  }
+  const search = o.search ?? true;
+  if (typeof search !== 'boolean') throw typeError('opts.search', 'a boolean', search);
+  w.checkFloatValues();
+  const M = w.shape[0];
+  const vals = w.storedValues();
+  const table = new Float32Array(M * LUT4_ENTRIES);
+  const level = LUT[scheme as QuantScheme];
+  for (let m = 0; m < M; m++) {
+    const [lo, hi] = w.rowRange(m);
+    for (let i = lo; i < hi; i++) {
+      if (!Number.isFinite(vals[i])) throw rangeError('w', 'finite stored values to quantize', received(`${vals[i]} in row ${m}`));
+    }
+    const fit = hi === lo ? { scale: 0, min: 0 }
+      : scheme === 'symmetric' ? fitSymmetric(vals, lo, hi - lo, -8, 7, search)
+      : scheme === 'asymmetric' ? fitAsymmetric(vals, lo, hi - lo, 15, search)
+      : fitNf4(vals, lo, hi - lo, search);
+    const d = Math.fround(fit.scale), mn = Math.fround(fit.min);
+    const row = table.subarray(m * LUT4_ENTRIES, (m + 1) * LUT4_ENTRIES);
+    for (let c = 0; c < LUT4_ENTRIES; c++) row[c] = level[c] * d + mn; // rounded to float32 once
+  }
+  return w.withTable(table);
 }
 
 /**
@@ -317,10 +347,13 @@ function quantizeSparse(w: SparseTensor, opts?: QuantizeOptions): SparseTensor {
  * under 'asymmetric' gets scale 0 and min = its value. NaN or Inf weights,
  * and scales that overflow float16, are RangeErrors.
  *
- * A SparseTensor quantizes its stored values (sparse int8): int8 symmetric,
- * one float32 scale per row (bits 8, groupSize 0, scaleType 'float32'; other
- * settings are RangeErrors), keeping its format and structure; `linear` runs
- * on the result directly.
+ * A SparseTensor quantizes its stored values, keeping its format and
+ * structure, with one float32 scale (and min) per row of stored values
+ * (groupSize 0 and scaleType 'float32' are the only settings; others are
+ * RangeErrors): 8 bits give int8 symmetric absmax codes ('int8' values);
+ * 4 bits any scheme, with `search` on by default, stored as 4-bit indices
+ * into each row's 16 dequantized levels ('lut4' values, exactly what
+ * toDense() and `linear` use). `linear` runs on the result directly.
  */
 export function quantize(w: SparseTensor, opts?: QuantizeOptions): SparseTensor;
 export function quantize(w: Tensor, opts?: QuantizeOptions): QuantizedTensor;

@@ -10,6 +10,8 @@ import { checkTensor, Tensor } from './tensor.js';
 export type SparseFormat = 'bitmap' | 'csr' | 'nm';
 /** Storage type of the stored values. */
 export type SparseValueType = 'float32' | 'float16' | 'bfloat16';
+/** What a SparseTensor stores: float values, or the int8 / 4-bit table forms of quantize(sparse) and cluster(sparse). */
+export type StoredValueType = SparseValueType | 'int8' | 'lut4';
 /** N kept in every group of M consecutive elements along K (N·log2(M) <= 12). */
 export type NmPattern = '1:4' | '2:4' | '3:4' | '1:8' | '2:8' | '3:8' | '4:8';
 export type PrunePattern = 'unstructured' | 'row' | NmPattern;
@@ -56,8 +58,10 @@ const CSR_BLOCK = 65536; // kCsrBlock
 const TILE = 16; // kBitmapTile
 const MAX_NNZ = 0xffffffff; // offsets are uint32
 const FORMATS: readonly SparseFormat[] = ['bitmap', 'csr', 'nm'];
-/** Native value type of int8 codes (native/core/kernels.h WeightType::kI8). */
-const NATIVE_INT8 = 3;
+/** Native value types of int8 codes and 4-bit table indices (native/core/weight_type.h kI8, kLut4). */
+const NATIVE_INT8 = 3, NATIVE_LUT4 = 4;
+/** Entries of a 'lut4' row table. */
+export const LUT4_ENTRIES = 16;
 const FORMAT_CODE = { bitmap: 0, csr: 1, nm: 2 } as const;
 const VALUE_TYPES: readonly SparseValueType[] = ['float32', 'float16', 'bfloat16'];
 const NM_PATTERNS: readonly NmPattern[] = ['1:4', '2:4', '3:4', '1:8', '2:8', '3:8', '4:8'];
@@ -173,7 +177,7 @@ function checkNnz(format: SparseFormat, nnz: number, argument: string): void {
 // ------------------------------------------------------------------ layout
 
 interface SparseArrays {
-  values: Float32Array | Uint16Array | Int8Array;
+  values: Float32Array | Uint16Array | Int8Array | Uint8Array;
   offsets: Uint32Array | null;
   masks: Uint16Array | null;
   cols: Uint16Array | null;
@@ -201,7 +205,7 @@ class Writer {
     private readonly K: number,
     private readonly nnz: number,
     private readonly nm: Nm | null,
-    private readonly src: Float32Array | Uint16Array | Int8Array,
+    private readonly src: Float32Array | Uint16Array | Int8Array | Uint8Array,
     private readonly shared: boolean,
     private readonly overflow: (m: number, k0: number, count: number) => Error,
   ) {
@@ -301,15 +305,22 @@ class Writer {
 export class SparseTensor {
   readonly shape: readonly [number, number];
   readonly format: SparseFormat;
-  /** 'int8' for quantize(sparse): int8 codes with one float32 scale per row (`scales`). */
-  readonly valueType: SparseValueType | 'int8';
+  /**
+   * 'int8' for quantize(sparse) with 8 bits: int8 codes with one float32
+   * scale per row (`scales`). 'lut4' for quantize(sparse) with 4 bits and
+   * cluster(sparse): 4-bit indices, two per byte (value i in byte i >> 1, low
+   * nibble first), into a table of 16 float32 weights per row (`table`).
+   */
+  readonly valueType: StoredValueType;
   /** Stored values (explicit zeros included; for 'nm' M·K·n/group); `values` holds nnz + 16. */
   readonly nnz: number;
   /** 'nm': the N:M pattern ('2:4', ...); null for the other formats. */
   readonly nm: NmPattern | null;
-  readonly values: Float32Array | Uint16Array | Int8Array;
+  readonly values: Float32Array | Uint16Array | Int8Array | Uint8Array;
   /** 'int8' values: the scale of each row (weight = code · scale); else null. */
   readonly scales: Float32Array | null;
+  /** 'lut4' values: [M, 16], row m's weights by index (weight = table[16 m + index]); else null. */
+  readonly table: Float32Array | null;
   readonly offsets: Uint32Array | null;
   readonly masks: Uint16Array | null;
   readonly cols: Uint16Array | null;
@@ -318,8 +329,8 @@ export class SparseTensor {
 
   /** @internal Use prune() or SparseTensor.fromDense(). */
   constructor(fields: {
-    shape: [number, number]; format: SparseFormat; valueType: SparseValueType | 'int8'; nnz: number; nm: NmPattern | null;
-    scales?: Float32Array | null;
+    shape: [number, number]; format: SparseFormat; valueType: StoredValueType; nnz: number; nm: NmPattern | null;
+    scales?: Float32Array | null; table?: Float32Array | null;
   } & SparseArrays) {
     this.shape = Object.freeze([...fields.shape]) as unknown as readonly [number, number];
     this.format = fields.format;
@@ -328,6 +339,7 @@ export class SparseTensor {
     this.nm = fields.nm;
     this.values = fields.values;
     this.scales = fields.scales ?? null;
+    this.table = fields.table ?? null;
     this.offsets = fields.offsets;
     this.masks = fields.masks;
     this.cols = fields.cols;
@@ -394,9 +406,9 @@ export class SparseTensor {
     return n === 0 ? 0 : this.nnz / n;
   }
 
-  /** Exact storage: the byteLength of every array held (values, scales, offsets, masks, cols, codes), padding included. */
+  /** Exact storage: the byteLength of every array held (values, scales, table, offsets, masks, cols, codes), padding included. */
   get byteLength(): number {
-    return this.values.byteLength + (this.scales?.byteLength ?? 0) + (this.offsets?.byteLength ?? 0)
+    return this.values.byteLength + (this.scales?.byteLength ?? 0) + (this.table?.byteLength ?? 0) + (this.offsets?.byteLength ?? 0)
       + (this.masks?.byteLength ?? 0) + (this.cols?.byteLength ?? 0) + (this.codes?.byteLength ?? 0);
   }
 
@@ -411,9 +423,10 @@ export class SparseTensor {
     const nm = this.#nm;
     return {
       format: FORMAT_CODE[this.format],
-      valueType: this.valueType === 'int8' ? NATIVE_INT8 : NativeWeightType[this.valueType],
+      valueType: this.valueType === 'int8' ? NATIVE_INT8 : this.valueType === 'lut4' ? NATIVE_LUT4 : NativeWeightType[this.valueType],
       values: this.values,
       scales: this.scales,
+      lut: this.table,
       offsets: this.offsets,
       masks: this.masks,
       cols: this.cols,
@@ -427,7 +440,7 @@ export class SparseTensor {
   toDense(): Tensor<'float32'> {
     const [M, K] = this.shape;
     const out = new Float32Array(M * K);
-    const vals = this.valuesAsFloat32();
+    const vals = this.storedValues();
     const cols = new Int32Array(K), idx = new Int32Array(K);
     for (let m = 0; m < M; m++) {
       const c = this.storedRow(m, cols, idx), base = m * K, s = this.scales?.[m] ?? 1;
@@ -461,6 +474,9 @@ export class SparseTensor {
       throw rangeError('opts.nm', `a pattern whose group divides K = ${K}`, nm!.pattern);
     }
     const toNm = target === 'nm';
+    if (toNm && this.valueType === 'lut4') {
+      throw rangeError('format', "'bitmap' or 'csr' for 'lut4' values (convert to 'nm' before quantizing or clustering)", format);
+    }
     const nnz = toNm ? (M * K / nm!.group) * nm!.n : this.nnz;
     checkNnz(target, nnz, 'this');
     const overflow = (m: number, k0: number, c: number) => rangeError('this',
@@ -470,7 +486,9 @@ export class SparseTensor {
     const cols = new Int32Array(K), idx = new Int32Array(K);
     for (let m = 0; m < M; m++) writer.row(m, cols, idx, this.storedRow(m, cols, idx));
     const arrays = writer.finish();
-    return new SparseTensor({ shape: [M, K], format: target, valueType: this.valueType, nnz, nm: toNm ? nm!.pattern : null, scales: this.scales, ...arrays });
+    return new SparseTensor({
+      shape: [M, K], format: target, valueType: this.valueType, nnz, nm: toNm ? nm!.pattern : null, scales: this.scales, table: this.table, ...arrays,
+    });
   }
 
   toString(): string {
@@ -478,8 +496,8 @@ export class SparseTensor {
     return `SparseTensor<${kind}, ${this.valueType}, density ${this.density.toFixed(4)}>[${this.shape.join(', ')}]`;
   }
 
-  /** Row m's stored columns (increasing) and the indices of their values. */
-  private storedRow(m: number, cols: Int32Array, idx: Int32Array): number {
+  /** @internal Row m's stored columns (increasing) and the indices of their values; returns their count. */
+  storedRow(m: number, cols: Int32Array, idx: Int32Array): number {
     const K = this.shape[1];
     let c = 0;
     if (this.format === 'bitmap') {
@@ -525,9 +543,9 @@ export class SparseTensor {
    * shared with this tensor.
    */
   quantizeInt8(): SparseTensor {
-    if (this.valueType === 'int8') throw rangeError('w', 'a SparseTensor with float values', 'one already quantized to int8');
+    this.checkFloatValues();
     const [M, K] = this.shape;
-    const vals = this.valuesAsFloat32();
+    const vals = this.storedValues();
     const codes = new Int8Array(this.values.length);
     const scales = new Float32Array(M);
     for (let m = 0; m < M; m++) {
@@ -552,8 +570,49 @@ export class SparseTensor {
     });
   }
 
-  /** Indices [lo, hi) of row m's values. */
-  private rowRange(m: number): [number, number] {
+  /**
+   * @internal The same stored set with 'lut4' values: `table` ([M, 16]) and
+   * each stored value's index of the entry of its row's table nearest to it
+   * (ties to the lower index). The values must be finite.
+   */
+  withTable(table: Float32Array): SparseTensor {
+    const vals = this.storedValues();
+    const indices = new Uint8Array(Math.ceil(this.storedCount / 2) + PAD);
+    for (let m = 0; m < this.shape[0]; m++) {
+      const [lo, hi] = this.rowRange(m), t = m * LUT4_ENTRIES;
+      for (let i = lo; i < hi; i++) {
+        const v = vals[i];
+        let best = 0, err = Math.abs(table[t] - v);
+        for (let c = 1; c < LUT4_ENTRIES; c++) {
+          const e = Math.abs(table[t + c] - v);
+          if (e < err) {
+            err = e;
+            best = c;
+          }
+        }
+        indices[i >> 1] |= best << ((i & 1) * 4);
+      }
+    }
+    return new SparseTensor({
+      shape: [this.shape[0], this.shape[1]], format: this.format, valueType: 'lut4', nnz: this.nnz, nm: this.nm, table,
+      values: indices, offsets: this.offsets, masks: this.masks, cols: this.cols, codes: this.codes,
+    });
+  }
+
+  /** @internal Number of stored values (explicit zeros included), without padding. */
+  get storedCount(): number {
+    return this.shape[0] === 0 ? 0 : this.rowRange(this.shape[0] - 1)[1];
+  }
+
+  /** @internal A RangeError unless the values are float32 / float16 / bfloat16 (quantize and cluster start from those). */
+  checkFloatValues(): void {
+    if (this.valueType === 'int8' || this.valueType === 'lut4') {
+      throw rangeError('w', 'a SparseTensor with float values', `one with '${this.valueType}' values`);
+    }
+  }
+
+  /** @internal Indices [lo, hi) of row m's values. */
+  rowRange(m: number): [number, number] {
     const K = this.shape[1];
     if (this.format === 'bitmap') return [this.offsets![m], this.offsets![m + 1]];
     if (this.format === 'csr') return [this.offsets![m * blocksOf(K)], this.offsets![(m + 1) * blocksOf(K)]];
@@ -561,11 +620,20 @@ export class SparseTensor {
     return [m * perRow, (m + 1) * perRow];
   }
 
-  private valuesAsFloat32(): Float32Array {
+  /** @internal The stored values as float32 (int8: the codes, unscaled; 'lut4': the table entries), padding included. */
+  storedValues(): Float32Array {
     if (this.values instanceof Float32Array) return this.values;
     if (this.values instanceof Int8Array) return Float32Array.from(this.values);
+    if (this.valueType === 'lut4') {
+      const out = new Float32Array(this.storedCount + PAD), v = this.values, table = this.table!;
+      for (let m = 0; m < this.shape[0]; m++) {
+        const [lo, hi] = this.rowRange(m);
+        for (let i = lo; i < hi; i++) out[i] = table[m * LUT4_ENTRIES + ((v[i >> 1] >> ((i & 1) * 4)) & 15)];
+      }
+      return out;
+    }
     const out = new Float32Array(this.values.length);
-    native.convertFromHalf(this.values, out, NativeHalfType[this.valueType as 'float16' | 'bfloat16']);
+    native.convertFromHalf(this.values as Uint16Array, out, NativeHalfType[this.valueType as 'float16' | 'bfloat16']);
     return out;
   }
 }

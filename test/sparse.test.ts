@@ -498,8 +498,9 @@ describe('linear on sparse weights', () => {
     const x = Tensor.from(randomArray(N * K, 62), [N, K]);
     const before = getNumThreads();
     try {
+      const { quantize } = await import('../lib/index.js');
       for (const s of [prune(w, { sparsity: 0.8, format: 'csr', values: 'bfloat16' }), prune(w, { sparsity: 0.6, format: 'bitmap' }),
-        prune(w, { pattern: '2:4', format: 'nm', values: 'float16' })]) {
+        prune(w, { pattern: '2:4', format: 'nm', values: 'float16' }), quantize(prune(w, { sparsity: 0.8, format: 'csr' }), { bits: 4 })]) {
         const all = linear(x, s).data;
         for (const n of [0, 5, 17, 52]) {
           const one = linear(Tensor.from(x.data.slice(n * K, (n + 1) * K), [1, K]), s).data;
@@ -599,11 +600,145 @@ describe('quantize(SparseTensor): sparse int8', () => {
     expect(Array.from(q.scales!)).toEqual([Math.fround(2 / 127), 0, Math.fround(1 / 127)]);
     expect(Array.from(q.toDense().data)).toEqual(Array.from(d));
     const s = SparseTensor.fromDense(Tensor.from(d, [3, 16]));
-    expect(() => quantize(s, { bits: 4 })).toThrow(/Expected 8 for a SparseTensor .* for opts.bits but received 4/);
-    expect(() => quantize(s, { groupSize: 32 })).toThrow(RangeError);
-    expect(() => quantize(s, { scheme: 'asymmetric' })).toThrow(RangeError);
-    expect(() => quantize(q)).toThrow(/already quantized/);
+    expect(() => quantize(s, { bits: 2 as 4 })).toThrow(/Expected 8 or 4 for opts.bits but received 2/);
+    expect(() => quantize(s, { groupSize: 32 })).toThrow(/Expected 0 for a SparseTensor \(sparse weights get one scale per row\) for opts.groupSize/);
+    expect(() => quantize(s, { scheme: 'asymmetric', bits: 8 })).toThrow(RangeError);
+    expect(() => quantize(s, { scaleType: 'float16' })).toThrow(RangeError);
+    expect(() => quantize(q)).toThrow(/float values .* 'int8' values/);
     const inf = d.slice(); inf[3] = Infinity;
     expect(() => quantize(SparseTensor.fromDense(Tensor.from(inf, [3, 16])))).toThrow(/finite stored values/);
+  });
+});
+
+describe("'lut4' values: quantize(SparseTensor, { bits: 4 }) and cluster(SparseTensor)", () => {
+  /** Sum of squared differences over [M, K]. */
+  const sse = (a: Float32Array, b: Float32Array) => a.reduce((t, v, i) => t + (v - b[i]) ** 2, 0);
+
+  it('runs linear on every format and N as the reference does, on random, adversarial and odd-K weights', async () => {
+    const { quantize, cluster } = await import('../lib/index.js');
+    const M = 37, K = 96;
+    const w = Tensor.from(randomArray(M * K, 121), [M, K]);
+    for (const format of FORMATS) {
+      const s = prune(w, { format, ...(format === 'nm' ? { pattern: '2:4' } : { sparsity: format === 'csr' ? 0.85 : 0.6 }) });
+      for (const q of [quantize(s, { bits: 4 }), quantize(s, { bits: 4, scheme: 'asymmetric' }), cluster(s, { bits: 3, granularity: 'tensor' })]) {
+        expect(q.valueType).toBe('lut4');
+        expectLayout(q);
+        expect(Array.from(q.toDense().data)).toEqual(Array.from(sparseToDenseRef(q)));
+        [1, 2, 3, 7, 8, 33].forEach((N, i) => expectLinearMatchesReference(q, N, 130 + i, i % 2 === 0, `lut4 ${format}`));
+      }
+      for (const K2 of format === 'nm' ? [4, ...NM_K] : ODD_K) {
+        for (const [name, d] of adversarial(9, K2, 200 + K2)) {
+          const pattern = nmFor(K2);
+          const t = Tensor.from(format === 'nm' ? fitNm(d, pattern) : d, [9, K2]);
+          const q = quantize(SparseTensor.fromDense(t, format === 'nm' ? { format, nm: pattern } : { format }), { bits: 4, scheme: 'nf4' });
+          expectLayout(q, name);
+          expectLinearMatchesReference(q, K2 % 2 === 0 ? 3 : 8, K2, K2 % 3 === 0, `lut4 ${name} K=${K2}`);
+        }
+      }
+    }
+  });
+
+  it('quantizes each row to its 16 levels (scale and min per row) and picks the nearest level; search lowers the error', async () => {
+    const { quantize, NF4_LEVELS } = await import('../lib/index.js');
+    const M = 19, K = 80;
+    const w = Tensor.from(randomArray(M * K, 141), [M, K]);
+    const s = prune(w, { sparsity: 0.5, format: 'bitmap', values: 'bfloat16' });
+    const a = s.toDense().data, mask = storedMask(s);
+    for (const scheme of ['symmetric', 'asymmetric', 'nf4'] as const) {
+      const q = quantize(s, { bits: 4, scheme });
+      const t = q.table!, b = q.toDense().data;
+      expect(q.masks).toBe(s.masks);
+      expect(q.offsets).toBe(s.offsets);
+      expect(q.byteLength).toBe(s.byteLength - s.values.byteLength + Math.ceil(s.nnz / 2) + 16 + 64 * M);
+      for (let m = 0; m < M; m++) {
+        const row = Array.from(t.subarray(16 * m, 16 * m + 16));
+        // The levels: scale · (c - 8), scale · c + min, or scale · NF4[c], each rounded once to float32.
+        const d = scheme === 'symmetric' ? row[9] : scheme === 'asymmetric' ? row[1] - row[0] : row[15];
+        const mn = scheme === 'asymmetric' ? row[0] : 0;
+        for (let c = 0; c < 16; c++) {
+          const level = scheme === 'symmetric' ? c - 8 : scheme === 'asymmetric' ? c : NF4_LEVELS[c];
+          expect(Math.abs(row[c] - (level * d + mn))).toBeLessThanOrEqual(Math.abs(d) * 1e-5 + Math.abs(mn) * 1e-6);
+        }
+        for (let k = 0; k < K; k++) {
+          const i = m * K + k;
+          if (!mask[i]) {
+            expect(b[i]).toBe(0);
+            continue;
+          }
+          const nearest = Math.min(...row.map((v) => Math.abs(v - a[i])));
+          expect(Math.abs(b[i] - a[i])).toBe(nearest);
+        }
+      }
+      expect(sse(a, b)).toBeLessThanOrEqual(sse(a, quantize(s, { bits: 4, scheme, search: false }).toDense().data) * (1 + 1e-6));
+    }
+  });
+
+  it('clusters each row (or the tensor) exactly: the table holds the optimal 1-D centroids, weighted by importance', async () => {
+    const { cluster, clusterAsync, kmeans } = await import('../lib/index.js');
+    const M = 12, K = 64;
+    const w = Tensor.from(randomArray(M * K, 151), [M, K]);
+    const s = prune(w, { sparsity: 0.7, format: 'csr' });
+    const imp = randomArray(M * K, 152).map(Math.abs);
+    for (const bits of [1, 2, 4]) {
+      const q = cluster(s, { bits });
+      expect(q.bitsPerWeight).toBeCloseTo((q.byteLength * 8) / (M * K), 10);
+      const a = s.toDense().data, b = q.toDense().data;
+      for (let m = 0; m < M; m++) {
+        const [lo, hi] = s.rowRange(m);
+        const km = kmeans(s.values.subarray(lo, hi) as Float32Array, { k: 1 << bits });
+        const row = Array.from(q.table!.subarray(16 * m, 16 * m + 16));
+        expect(row.slice(0, km.clusters)).toEqual(Array.from(km.centroids));
+        expect(row.slice(km.clusters).every((v) => v === row[km.clusters - 1])).toBe(true);
+        const err = sse(a.subarray(m * K, (m + 1) * K), b.subarray(m * K, (m + 1) * K));
+        expect(err).toBeLessThanOrEqual(km.inertia * (1 + 1e-5) + 1e-12);
+      }
+      const weighted = cluster(s, { bits, importance: Tensor.from(imp, [M, K]) });
+      const cols = new Int32Array(K), idx = new Int32Array(K);
+      for (let m = 0; m < M; m++) {
+        const c = s.storedRow(m, cols, idx);
+        const km = kmeans(Float32Array.from(idx.subarray(0, c), (i) => (s.values as Float32Array)[i]),
+          { k: 1 << bits, weights: Float32Array.from(cols.subarray(0, c), (k) => imp[m * K + k]) });
+        expect(Array.from(weighted.table!.subarray(16 * m, 16 * m + km.clusters))).toEqual(Array.from(km.centroids));
+      }
+    }
+    const t = cluster(s, { granularity: 'tensor', bits: 2 });
+    const all = kmeans((s.values as Float32Array).subarray(0, s.nnz), { k: 4 });
+    for (let m = 0; m < M; m++) expect(Array.from(t.table!.subarray(16 * m, 16 * m + 4))).toEqual(Array.from(all.centroids));
+    const async = await clusterAsync(s, { bits: 3 });
+    expect(async.values).toEqual(cluster(s, { bits: 3 }).values);
+    expect(async.table).toEqual(cluster(s, { bits: 3 }).table);
+  });
+
+  it('converts between bitmap and csr keeping indices and table, and rejects what does not fit', async () => {
+    const { quantize, cluster } = await import('../lib/index.js');
+    const M = 6, K = 40;
+    const d = randomArray(M * K, 161);
+    const s = prune(Tensor.from(d, [M, K]), { sparsity: 0.6, format: 'bitmap' });
+    const q = cluster(s);
+    const c = q.to('csr');
+    expect(c.values).toBe(q.values);
+    expect(c.table).toBe(q.table);
+    expect(Array.from(c.toDense().data)).toEqual(Array.from(q.toDense().data));
+    expect(() => q.to('nm', { nm: '2:4' })).toThrow(/'bitmap' or 'csr' for 'lut4' values/);
+    expect(() => quantize(q, { bits: 4 })).toThrow(/float values .* 'lut4' values/);
+    expect(() => cluster(q)).toThrow(RangeError);
+    expect(() => cluster(s, { bits: 5 })).toThrow(/an integer in \[1, 4\] for a SparseTensor for opts.bits/);
+    expect(() => cluster(s, { granularity: 'group', groupSize: 2 })).toThrow(/'row' or 'tensor'/);
+    expect(() => cluster(s, { dim: 2 })).toThrow(RangeError);
+    expect(() => cluster(s, { codebookType: 'float16' })).toThrow(/"float32" for a SparseTensor for opts.codebookType/);
+    expect(() => cluster(s, { importance: Tensor.from(new Float32Array(M * K).fill(-1), [M, K]) })).toThrow(/finite values >= 0/);
+    expect(() => quantize(s, { bits: 4, groupSize: 32 })).toThrow(RangeError);
+    const nan = d.slice(); nan[3] = NaN;
+    const sn = SparseTensor.fromDense(Tensor.from(nan.map((v, i) => (i === 3 ? 1 : v)), [M, K]));
+    (sn.values as Float32Array)[0] = NaN;
+    expect(() => cluster(sn)).toThrow(/finite values/);
+    expect(() => quantize(sn, { bits: 4 })).toThrow(/finite stored values/);
+    // Empty rows get a zero table; an all-zero importance row clusters unweighted.
+    const z = new Float32Array(2 * 16); z[20] = 3; z[21] = -1;
+    const sz = SparseTensor.fromDense(Tensor.from(z, [2, 16]));
+    const qz = cluster(sz, { importance: Tensor.from(new Float32Array(32), [2, 16]) });
+    expect(Array.from(qz.table!.subarray(0, 16)).every((v) => v === 0)).toBe(true);
+    expect(Array.from(qz.toDense().data)).toEqual(Array.from(z));
+    expect(Array.from(quantize(sz, { bits: 4 }).toDense().data.subarray(0, 16)).every((v) => v === 0)).toBe(true);
   });
 });

@@ -310,13 +310,16 @@ sparq::SparseWeights sparse_arg(const Napi::CallbackInfo& info, size_t index, si
   };
   sparq::SparseWeights w{};
   const uint32_t format = number("format"), value_type = number("valueType");
-  if (format > 2 || value_type > 3) throw Napi::RangeError::New(env, "Unknown sparse format or value type");
+  if (format > 2 || value_type > 4) throw Napi::RangeError::New(env, "Unknown sparse format or value type");
   w.format = static_cast<sparq::SparseFormat>(format);
   w.value_type = static_cast<WeightType>(value_type);
-  const napi_typedarray_type vt = w.value_type == WeightType::kF32   ? napi_float32_array
-                                  : w.value_type == WeightType::kI8 ? napi_int8_array
-                                                                    : napi_uint16_array;
+  const napi_typedarray_type vt = w.value_type == WeightType::kF32     ? napi_float32_array
+                                  : w.value_type == WeightType::kI8   ? napi_int8_array
+                                  : w.value_type == WeightType::kLut4 ? napi_uint8_array
+                                                                      : napi_uint16_array;
   if (w.value_type == WeightType::kI8) w.scales = typed_prop<const float>(env, o, "scales", napi_float32_array, M);
+  if (w.value_type == WeightType::kLut4)
+    w.lut = typed_prop<const float>(env, o, "lut", napi_float32_array, checked_mul(env, M, 16));
   size_t values_len = 0, len = 0;
   size_t entries = 0;  // values the format stores
   if (w.format == sparq::SparseFormat::kNm) {
@@ -343,10 +346,12 @@ sparq::SparseWeights sparse_arg(const Napi::CallbackInfo& info, size_t index, si
                                                checked_mul(env, M, sparq::bitmap_tiles(K)), &len);
     }
   }
-  w.values = typed_prop_min<const void>(env, o, "values", vt, entries + sparq::kSparsePad, &values_len);
+  w.values = typed_prop_min<const void>(env, o, "values", vt, sparq::sparse_values_length(w.value_type, entries), &values_len);
   if (w.format == sparq::SparseFormat::kBitmap) {
-    // A row reads at most popcount(its masks) + kSparsePad values from its offset.
-    const size_t tiles = sparq::bitmap_tiles(K), room = values_len - sparq::kSparsePad;
+    // A row reads at most popcount(its masks) + kSparsePad values from its
+    // offset: `room` values may be selected (two per byte for kLut4).
+    const size_t tiles = sparq::bitmap_tiles(K);
+    const size_t room = w.value_type == WeightType::kLut4 ? 2 * (values_len - sparq::kSparsePad) : values_len - sparq::kSparsePad;
     for (size_t m = M; m-- > 0;) {
       if (w.offsets[m] + tiles * sparq::kBitmapTile <= room) break;
       size_t count = 0;

@@ -119,7 +119,10 @@ void linear_sparse(const float* x, size_t N, size_t K, const SparseWeights& weig
                    const float* bias, float* y) {
   if (N == 0 || M == 0) return;
   SparseWeights w = weights;
-  const size_t value_bytes = w.value_type == WeightType::kF32 ? 4 : w.value_type == WeightType::kI8 ? 1 : 2;
+  const size_t value_bits = w.value_type == WeightType::kF32   ? 32
+                           : w.value_type == WeightType::kI8   ? 8
+                           : w.value_type == WeightType::kLut4 ? 4
+                                                               : 16;
   size_t row_bytes = 0;
   std::vector<uint8_t> nm_masks;
   if (w.format == SparseFormat::kNm) {
@@ -132,10 +135,10 @@ void linear_sparse(const float* x, size_t N, size_t K, const SparseWeights& weig
       nm_masks[code] = static_cast<uint8_t>(mask);
     }
     w.nm_masks = nm_masks.data();
-    row_bytes = K / w.group * w.n * value_bytes + nm_code_stride(K, w.n, w.group);
+    row_bytes = K / w.group * w.n * value_bits / 8 + nm_code_stride(K, w.n, w.group);
   } else {
     const size_t entries = w.format == SparseFormat::kCsr ? w.offsets[M * csr_blocks(K)] : w.offsets[M];
-    row_bytes = entries / M * (value_bytes + (w.format == SparseFormat::kCsr ? 2 : 0)) +
+    row_bytes = entries / M * (value_bits + (w.format == SparseFormat::kCsr ? 16 : 0)) / 8 +
                 (w.format == SparseFormat::kBitmap ? bitmap_tiles(K) * 2 : 0);
   }
   const KernelTable& table = kernels();

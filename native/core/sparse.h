@@ -3,10 +3,14 @@
 // in K order within each row, as float32, float16 or bfloat16, or as int8
 // codes q with one float32 scale s per row (weight = q * s; symmetric int8).
 // Kernels multiply with the codes (widened exactly) and the driver scales
-// each output by its row's s, so kernels never see the scales.
+// each output by its row's s, so kernels never see the scales. Or as 4-bit
+// indices (two per byte, value i in byte i / 2, low nibble first) into a
+// table of 16 float32 weights per row (lut[16 m + index]): sparse int4 and
+// sparse clustered weights, decoded by the kernels (a permute per 16 values).
 //
 // Every array the kernels read past its logical end is padded (values and
-// column indices by kSparsePad zero elements, N:M codes by 8 zero bytes), so
+// column indices by kSparsePad zero elements, 4-bit values to ceil(count / 2)
+// + kSparsePad bytes, N:M codes by 8 zero bytes), so
 // a kernel can load whole vectors without a tail case.
 //
 // bitmap:  masks[m * T + t] (T = ceil(K / 16) uint16 per row): bit b is set
@@ -47,11 +51,17 @@ struct SparseWeights {
   const uint16_t* cols;     // csr
   const uint8_t* codes;     // nm
   const float* scales;      // kI8 values: one per row
+  const float* lut;         // kLut4 values: 16 per row
   uint32_t n, group;        // nm
   // nm: code -> group mask (bit j = position j stored), 1 << (n * b) entries;
   // filled by the driver (linear.cc) before the kernels run.
   const uint8_t* nm_masks;
 };
+
+// Elements of the values array (with its padding) for `count` stored values.
+inline size_t sparse_values_length(WeightType t, size_t count) {
+  return t == WeightType::kLut4 ? (count + 1) / 2 + kSparsePad : count + kSparsePad;
+}
 
 inline size_t bitmap_tiles(size_t K) { return (K + kBitmapTile - 1) / kBitmapTile; }
 inline size_t csr_blocks(size_t K) { return (K + kCsrBlock - 1) / kCsrBlock; }

@@ -6,19 +6,29 @@ import { bf16ToF32Ref, f16ToF32Ref } from './half.js';
 export interface SparseFields {
   shape: readonly [number, number];
   format: 'bitmap' | 'csr' | 'nm';
-  valueType: 'float32' | 'float16' | 'bfloat16' | 'int8';
+  valueType: 'float32' | 'float16' | 'bfloat16' | 'int8' | 'lut4';
   nnz: number;
   nm: string | null;
-  values: Float32Array | Uint16Array | Int8Array;
+  values: Float32Array | Uint16Array | Int8Array | Uint8Array;
   /** 'int8' values: weight = code · scales[row]. */
   scales?: Float32Array | null;
+  /** 'lut4' values: weight = table[16 row + 4-bit value]. */
+  table?: Float32Array | null;
   offsets: Uint32Array | null;
   masks: Uint16Array | null;
   cols: Uint16Array | null;
   codes: Uint8Array | null;
 }
 
-function valueRef(s: SparseFields, i: number): number {
+/** 4-bit value i: bits 4i .. 4i + 3 of the byte array, little-endian. */
+export function nibbleRef(bytes: Uint8Array, i: number): number {
+  let v = 0;
+  for (let b = 0; b < 4; b++) v |= bitAt(bytes, 4 * i + b) << b;
+  return v;
+}
+
+function valueRef(s: SparseFields, m: number, i: number): number {
+  if (s.valueType === 'lut4') return s.table![16 * m + nibbleRef(s.values as Uint8Array, i)];
   const v = s.values[i];
   return s.valueType === 'float16' ? f16ToF32Ref(v) : s.valueType === 'bfloat16' ? bf16ToF32Ref(v) : v;
 }
@@ -79,7 +89,7 @@ export function storedMaskRef(s: SparseFields): Uint8Array {
 export function sparseToDenseRef(s: SparseFields): Float32Array {
   const [, K] = s.shape;
   const out = new Float32Array(s.shape[0] * K);
-  forEachStoredRef(s, (m, k, i) => (out[m * K + k] = valueRef(s, i) * (s.scales?.[m] ?? 1)));
+  forEachStoredRef(s, (m, k, i) => (out[m * K + k] = valueRef(s, m, i) * (s.scales?.[m] ?? 1)));
   return out;
 }
 
@@ -90,9 +100,16 @@ export function layoutProblem(s: SparseFields): string | null {
     for (let i = from; i < a.length; i++) if (a[i] !== 0) return false;
     return true;
   };
-  if (s.values.length !== s.nnz + 16) return `values.length ${s.values.length}, expected nnz + 16 = ${s.nnz + 16}`;
-  if (!zeroTail(s.values, s.nnz)) return 'values padding is not zero';
-  if ((s.values instanceof Float32Array) !== (s.valueType === 'float32')) return 'values array type';
+  if (s.valueType === 'lut4') {
+    const bytes = Math.ceil(s.nnz / 2) + 16;
+    if (s.values.length !== bytes) return `values.length ${s.values.length}, expected ceil(nnz / 2) + 16 = ${bytes}`;
+    for (let i = s.nnz; i < 2 * bytes; i++) if (nibbleRef(s.values as Uint8Array, i) !== 0) return 'values padding is not zero';
+    if (!(s.values instanceof Uint8Array) || s.table?.length !== 16 * M) return 'lut4 arrays';
+  } else {
+    if (s.values.length !== s.nnz + 16) return `values.length ${s.values.length}, expected nnz + 16 = ${s.nnz + 16}`;
+    if (!zeroTail(s.values, s.nnz)) return 'values padding is not zero';
+    if ((s.values instanceof Float32Array) !== (s.valueType === 'float32')) return 'values array type';
+  }
   const stored = storedRef(s);
   if (s.format === 'bitmap') {
     const T = Math.ceil(K / 16);

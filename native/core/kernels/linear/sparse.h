@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "../../sparse.h"
 
@@ -21,6 +22,16 @@ SPARQ_DECLARE_SPARSE_LINEAR(linear_nm_avx512);
 SPARQ_DECLARE_SPARSE_LINEAR(linear_csr_avx512);
 
 #undef SPARQ_DECLARE_SPARSE_LINEAR
+
+// 16 4-bit values from value i of a nibble array on, value j in bits
+// [4 j, 4 j + 4). Reads bytes i / 2 .. i / 2 + 8 (kLut4 values are padded).
+inline uint64_t load_nibbles16(const uint8_t* p, size_t i) {
+  uint64_t lo;
+  std::memcpy(&lo, p + i / 2, 8);
+  const uint64_t hi = p[i / 2 + 8];
+  const unsigned odd = static_cast<unsigned>(i & 1) * 4;
+  return (lo >> odd) | ((hi << 60) << (4 - odd));
+}
 
 // CSR on AVX-512: chunks of more than this many activation rows run the
 // outer-product kernel on activations packed by linear_pack_xt_avx512; smaller

@@ -37,25 +37,56 @@ using avx512::kLanes;
 // Software prefetch distance of the CSR value and column streams.
 constexpr size_t kPrefetchBytes = 1024;
 
+// The stored values of weight row m as float32: Plain for values stored as
+// float32 / float16 / bfloat16 / int8 (Widen), Lut4 for 4-bit indices into
+// the row's table. full(i): values i .. i + 15 (the arrays are padded);
+// broadcast(i) / broadcast8(i): value i in every lane of a zmm / ymm.
+template <typename Widen>
+struct Plain {
+  using T = typename Widen::T;
+  const T* v;
+  static Plain of(const SparseWeights& w, size_t) { return {static_cast<const T*>(w.values)}; }
+  SPARQ_TARGET_AVX512 __m512 full(size_t i) const { return Widen::full(v + i); }
+  SPARQ_TARGET_AVX512 __m512 broadcast(size_t i) const { return Widen::broadcast(v + i); }
+  SPARQ_TARGET_AVX512 __m256 broadcast8(size_t i) const { return Widen::broadcast8(v + i); }
+  const void* address(size_t i) const { return v + i; }
+};
+
+struct Lut4 {
+  const uint8_t* v;
+  const float* lut;  // 16 weights
+  static Lut4 of(const SparseWeights& w, size_t m) { return {static_cast<const uint8_t*>(w.values), w.lut + 16 * m}; }
+  // Index j of the 16 from nibble i in lane j: each half of the 64 bits in 8
+  // lanes, shifted by 4 j (VPERMPS reads the low 4 bits of each lane).
+  SPARQ_TARGET_AVX512 __m512 full(size_t i) const {
+    const __m512i halves = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const __m512i shifts = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28);
+    const __m128i bits = _mm_cvtsi64_si128(static_cast<long long>(load_nibbles16(v, i)));
+    const __m512i idx = _mm512_srlv_epi32(_mm512_permutexvar_epi32(halves, _mm512_castsi128_si512(bits)), shifts);
+    return _mm512_permutexvar_ps(idx, _mm512_loadu_ps(lut));
+  }
+  SPARQ_TARGET_AVX512 __m512 broadcast(size_t i) const { return _mm512_set1_ps(lut[nibble_at(v, i)]); }
+  SPARQ_TARGET_AVX512 __m256 broadcast8(size_t i) const { return _mm256_set1_ps(lut[nibble_at(v, i)]); }
+  const void* address(size_t i) const { return v + i / 2; }
+};
+
 // Bitmap rows: a cursor into the row's packed values advances by each tile's
 // population count (the driver reads a row's tiles in K order).
-template <typename Widen>
+template <typename Values>
 struct BitmapWeights {
-  using T = typename Widen::T;
   struct Row {
     const uint16_t* masks;
-    const T* values;
+    Values values;
+    size_t at;
   };
   const SparseWeights* w;
   size_t tiles;
 
-  Row row(size_t m) const {
-    return {w->masks + m * tiles, static_cast<const T*>(w->values) + w->offsets[m]};
-  }
+  Row row(size_t m) const { return {w->masks + m * tiles, Values::of(*w, m), w->offsets[m]}; }
   SPARQ_TARGET_AVX512 __m512 load(Row& r, size_t k) const {
     const unsigned mask = r.masks[k / kBitmapTile];
-    const __m512 v = Widen::full(r.values);  // reads past the row: values are padded
-    r.values += _mm_popcnt_u32(mask);
+    const __m512 v = r.values.full(r.at);  // reads past the row: values are padded
+    r.at += _mm_popcnt_u32(mask);
     return _mm512_maskz_expand_ps(static_cast<__mmask16>(mask), v);
   }
   // Mask bits past K are clear, so the tail needs nothing more.
@@ -64,20 +95,18 @@ struct BitmapWeights {
 
 // N:M rows: a tile of 16 elements holds 16 / group codes and 16 n / group
 // values at a fixed place, so nothing carries from tile to tile.
-template <typename Widen>
+template <typename Values>
 struct NmWeights {
-  using T = typename Widen::T;
   struct Row {
     const uint8_t* codes;
-    const T* values;
+    Values values;
+    size_t at;
   };
   const SparseWeights* w;
   size_t code_stride, row_values;
   uint32_t code_bits, tile_values;
 
-  Row row(size_t m) const {
-    return {w->codes + m * code_stride, static_cast<const T*>(w->values) + m * row_values};
-  }
+  Row row(size_t m) const { return {w->codes + m * code_stride, Values::of(*w, m), m * row_values}; }
   SPARQ_TARGET_AVX512 unsigned mask(const Row& r, size_t t) const {
     const uint32_t group = w->group, per_tile = 16 / group;
     const size_t bit = t * per_tile * code_bits;
@@ -92,7 +121,7 @@ struct NmWeights {
   }
   SPARQ_TARGET_AVX512 __m512 load(const Row& r, size_t k, __mmask16 valid = 0xFFFF) const {
     const size_t t = k / kLanes;
-    const __m512 v = Widen::full(r.values + t * tile_values);
+    const __m512 v = r.values.full(r.at + t * tile_values);
     return _mm512_maskz_expand_ps(static_cast<__mmask16>(mask(r, t) & valid), v);
   }
 };
@@ -140,32 +169,31 @@ SPARQ_TARGET_AVX512 void expand_linear(const float* xp, const P& p, size_t K, co
   }
 }
 
-template <typename Widen>
+template <typename Values>
 SPARQ_TARGET_AVX512 void bitmap(const float* xp, const SparseWeights& w, size_t K,
                                 const float* bias, float* y, size_t ldy, size_t n0, size_t n1,
                                 size_t m0, size_t m1) {
-  const BitmapWeights<Widen> p{&w, bitmap_tiles(K)};
+  const BitmapWeights<Values> p{&w, bitmap_tiles(K)};
   expand_linear(xp, p, K, bias, y, ldy, n0, n1, m0, m1);
 }
 
-template <typename Widen>
+template <typename Values>
 SPARQ_TARGET_AVX512 void nm(const float* xp, const SparseWeights& w, size_t K, const float* bias,
                             float* y, size_t ldy, size_t n0, size_t n1, size_t m0, size_t m1) {
   const size_t groups = K / w.group;
-  const NmWeights<Widen> p{&w, nm_code_stride(K, w.n, w.group), groups * w.n,
+  const NmWeights<Values> p{&w, nm_code_stride(K, w.n, w.group), groups * w.n,
                            w.n * nm_index_bits(w.group), 16 * w.n / w.group};
   expand_linear(xp, p, K, bias, y, ldy, n0, n1, m0, m1);
 }
 
 // CSR, R <= kCsrGatherRows activation rows from x as is.
-template <typename Widen, int R>
+template <typename Values, int R>
 SPARQ_TARGET_AVX512 void csr_gather(const float* x, size_t ldx, const SparseWeights& w, size_t K,
                                     const float* bias, float* y, size_t ldy, size_t n, size_t m0,
                                     size_t m1) {
-  using T = typename Widen::T;
-  const T* values = static_cast<const T*>(w.values);
   const size_t blocks = csr_blocks(K);
   for (size_t m = m0; m < m1; ++m) {
+    const Values values = Values::of(w, m);
     __m512 acc[R];
     for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
     for (size_t b = 0; b < blocks; ++b) {
@@ -174,12 +202,12 @@ SPARQ_TARGET_AVX512 void csr_gather(const float* x, size_t ldx, const SparseWeig
       const __m512i last = _mm512_set1_epi32(static_cast<int>(K - 1));
       for (size_t i = w.offsets[m * blocks + b]; i < o1; i += kLanes) {
         _mm_prefetch(reinterpret_cast<const char*>(w.cols + i) + kPrefetchBytes, _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(values + i) + kPrefetchBytes, _MM_HINT_T0);
+        _mm_prefetch(static_cast<const char*>(values.address(i)) + kPrefetchBytes, _MM_HINT_T0);
         const __mmask16 valid =
             o1 - i >= kLanes ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (o1 - i)) - 1u);
         const __m512i idx = _mm512_min_epu32(_mm512_add_epi32(  // clamped: never read past x
             _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.cols + i))), base), last);
-        const __m512 wv = Widen::full(values + i);
+        const __m512 wv = values.full(i);
         for (int r = 0; r < R; ++r) {
           const __m512 xv = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid, idx, x + (n + r) * ldx, 4);
           acc[r] = _mm512_mask3_fmadd_ps(wv, xv, acc[r], valid);
@@ -202,8 +230,8 @@ struct Zmm {
   SPARQ_TARGET_AVX512 static V add(V a, V b) { return _mm512_add_ps(a, b); }
   SPARQ_TARGET_AVX512 static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   SPARQ_TARGET_AVX512 static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
-  template <typename Widen, typename T>
-  SPARQ_TARGET_AVX512 static V broadcast(const T* p) { return Widen::broadcast(p); }
+  template <typename Values>
+  SPARQ_TARGET_AVX512 static V broadcast(const Values& v, size_t i) { return v.broadcast(i); }
 };
 
 struct Ymm {
@@ -214,20 +242,19 @@ struct Ymm {
   SPARQ_TARGET_AVX512 static V add(V a, V b) { return _mm256_add_ps(a, b); }
   SPARQ_TARGET_AVX512 static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   SPARQ_TARGET_AVX512 static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
-  template <typename Widen, typename T>
-  SPARQ_TARGET_AVX512 static V broadcast(const T* p) { return Widen::broadcast8(p); }
+  template <typename Values>
+  SPARQ_TARGET_AVX512 static V broadcast(const Values& v, size_t i) { return v.broadcast8(i); }
 };
 
 // CSR, up to Vec::kRows activation rows [n, n + rows) packed transposed at xg.
-template <typename Widen, typename Vec>
+template <typename Values, typename Vec>
 SPARQ_TARGET_AVX512 void csr_outer(const float* xg, const SparseWeights& w, size_t K,
                                    const float* bias, float* y, size_t ldy, size_t n,
                                    size_t rows, size_t m0, size_t m1) {
-  using T = typename Widen::T;
   using V = typename Vec::V;
-  const T* values = static_cast<const T*>(w.values);
   const size_t blocks = csr_blocks(K);
   for (size_t m = m0; m < m1; ++m) {
+    const Values values = Values::of(w, m);
     V acc[kLanes];  // acc[l]: entries l, l + 16, ... of each block, as in csr_gather's lanes
 #pragma GCC unroll 16
     for (size_t l = 0; l < kLanes; ++l) acc[l] = Vec::zero();
@@ -237,13 +264,13 @@ SPARQ_TARGET_AVX512 void csr_outer(const float* xg, const SparseWeights& w, size
       const size_t last = std::min(kCsrBlock, K - b * kCsrBlock) - 1;  // clamp: never read past x
       // Entry e into lane l's accumulator.
       const auto term = [&](size_t e, size_t l) SPARQ_TARGET_AVX512 {
-        acc[l] = Vec::fma(Vec::template broadcast<Widen>(values + e),
+        acc[l] = Vec::fma(Vec::broadcast(values, e),
                           Vec::load(xb + std::min<size_t>(w.cols[e], last) * kLanes), acc[l]);
       };
       size_t i = o0;
       for (; i + kLanes <= o1; i += kLanes) {
         _mm_prefetch(reinterpret_cast<const char*>(w.cols + i) + kPrefetchBytes, _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(values + i) + kPrefetchBytes, _MM_HINT_T0);
+        _mm_prefetch(static_cast<const char*>(values.address(i)) + kPrefetchBytes, _MM_HINT_T0);
 #pragma GCC unroll 16
         for (size_t l = 0; l < kLanes; ++l) term(i + l, l);
       }
@@ -265,7 +292,7 @@ SPARQ_TARGET_AVX512 void csr_outer(const float* xg, const SparseWeights& w, size
   }
 }
 
-template <typename Widen>
+template <typename Values>
 SPARQ_TARGET_AVX512 void csr(const float* x, size_t ldx, const float* xp, const SparseWeights& w,
                              size_t K, const float* bias, float* y, size_t ldy, size_t n0,
                              size_t n1, size_t m0, size_t m1) {
@@ -273,27 +300,28 @@ SPARQ_TARGET_AVX512 void csr(const float* x, size_t ldx, const float* xp, const 
   if (rows > kCsrGatherRows) {
     for (size_t n = n0; n < n1; n += kLanes) {
       const size_t group = std::min(kLanes, n1 - n);
-      if (group <= Ymm::kRows) csr_outer<Widen, Ymm>(xp + n * K, w, K, bias, y, ldy, n, group, m0, m1);
-      else csr_outer<Widen, Zmm>(xp + n * K, w, K, bias, y, ldy, n, group, m0, m1);
+      if (group <= Ymm::kRows) csr_outer<Values, Ymm>(xp + n * K, w, K, bias, y, ldy, n, group, m0, m1);
+      else csr_outer<Values, Zmm>(xp + n * K, w, K, bias, y, ldy, n, group, m0, m1);
     }
     return;
   }
   switch (rows) {
-    case 3: csr_gather<Widen, 3>(x, ldx, w, K, bias, y, ldy, n0, m0, m1); break;
-    case 2: csr_gather<Widen, 2>(x, ldx, w, K, bias, y, ldy, n0, m0, m1); break;
-    case 1: csr_gather<Widen, 1>(x, ldx, w, K, bias, y, ldy, n0, m0, m1); break;
+    case 3: csr_gather<Values, 3>(x, ldx, w, K, bias, y, ldy, n0, m0, m1); break;
+    case 2: csr_gather<Values, 2>(x, ldx, w, K, bias, y, ldy, n0, m0, m1); break;
+    case 1: csr_gather<Values, 1>(x, ldx, w, K, bias, y, ldy, n0, m0, m1); break;
     default: break;
   }
 }
 
-// Calls f.template operator()<Widen>() for the value type of w.
+// Calls f(Values{}) for the value type of w.
 template <typename F>
-SPARQ_TARGET_AVX512 void with_widen(const SparseWeights& w, F&& f) {
+SPARQ_TARGET_AVX512 void with_values(const SparseWeights& w, F&& f) {
   switch (w.value_type) {
-    case WeightType::kF16: f(avx512::F16{}); break;
-    case WeightType::kBF16: f(avx512::BF16{}); break;
-    case WeightType::kF32: f(avx512::F32{}); break;
-    case WeightType::kI8: f(avx512::I8{}); break;
+    case WeightType::kF16: f(Plain<avx512::F16>{}); break;
+    case WeightType::kBF16: f(Plain<avx512::BF16>{}); break;
+    case WeightType::kF32: f(Plain<avx512::F32>{}); break;
+    case WeightType::kI8: f(Plain<avx512::I8>{}); break;
+    case WeightType::kLut4: f(Lut4{}); break;
   }
 }
 
@@ -314,8 +342,8 @@ SPARQ_TARGET_AVX512 void linear_bitmap_avx512(const float*, size_t, const float*
                                               const SparseWeights& w, size_t K, const float* bias,
                                               float* y, size_t ldy, size_t n0, size_t n1,
                                               size_t m0, size_t m1) {
-  with_widen(w, [&](auto widen) {
-    bitmap<decltype(widen)>(xp, w, K, bias, y, ldy, n0, n1, m0, m1);
+  with_values(w, [&](auto values) {
+    bitmap<decltype(values)>(xp, w, K, bias, y, ldy, n0, n1, m0, m1);
   });
 }
 
@@ -323,15 +351,15 @@ SPARQ_TARGET_AVX512 void linear_nm_avx512(const float*, size_t, const float* xp,
                                           const SparseWeights& w, size_t K, const float* bias,
                                           float* y, size_t ldy, size_t n0, size_t n1, size_t m0,
                                           size_t m1) {
-  with_widen(w, [&](auto widen) { nm<decltype(widen)>(xp, w, K, bias, y, ldy, n0, n1, m0, m1); });
+  with_values(w, [&](auto values) { nm<decltype(values)>(xp, w, K, bias, y, ldy, n0, n1, m0, m1); });
 }
 
 SPARQ_TARGET_AVX512 void linear_csr_avx512(const float* x, size_t ldx, const float* xp,
                                            const SparseWeights& w, size_t K, const float* bias,
                                            float* y, size_t ldy, size_t n0, size_t n1, size_t m0,
                                            size_t m1) {
-  with_widen(w, [&](auto widen) {
-    csr<decltype(widen)>(x, ldx, xp, w, K, bias, y, ldy, n0, n1, m0, m1);
+  with_values(w, [&](auto values) {
+    csr<decltype(values)>(x, ldx, xp, w, K, bias, y, ldy, n0, n1, m0, m1);
   });
 }
 

@@ -13,8 +13,11 @@
 namespace sparq {
 namespace {
 
-// kI8 codes come out unscaled: the driver scales.
-inline float value_at(const SparseWeights& w, size_t i) { return widen_scalar(w.values, w.value_type, i); }
+// Stored value i of row m (kI8 codes come out unscaled: the driver scales).
+inline float value_at(const SparseWeights& w, size_t m, size_t i) {
+  if (w.value_type == WeightType::kLut4) return w.lut[16 * m + nibble_at(static_cast<const uint8_t*>(w.values), i)];
+  return widen_scalar(w.values, w.value_type, i);
+}
 
 }  // namespace
 
@@ -26,14 +29,14 @@ void sparse_row_to_dense(const SparseWeights& w, size_t K, size_t m, float* dens
       const uint16_t* masks = w.masks + m * bitmap_tiles(K);
       size_t v = w.offsets[m];
       for (size_t k = 0; k < K; ++k)
-        if ((masks[k / kBitmapTile] >> (k % kBitmapTile)) & 1u) dense[k] = value_at(w, v++);
+        if ((masks[k / kBitmapTile] >> (k % kBitmapTile)) & 1u) dense[k] = value_at(w, m, v++);
       break;
     }
     case SparseFormat::kCsr: {
       const size_t blocks = csr_blocks(K);
       for (size_t b = 0; b < blocks; ++b)
         for (size_t i = w.offsets[m * blocks + b]; i < w.offsets[m * blocks + b + 1]; ++i)
-          if (b * kCsrBlock + w.cols[i] < K) dense[b * kCsrBlock + w.cols[i]] = value_at(w, i);
+          if (b * kCsrBlock + w.cols[i] < K) dense[b * kCsrBlock + w.cols[i]] = value_at(w, m, i);
       break;
     }
     case SparseFormat::kNm: {
@@ -44,7 +47,7 @@ void sparse_row_to_dense(const SparseWeights& w, size_t K, size_t m, float* dens
       for (size_t g = 0; g < groups; ++g) {
         const uint32_t code = nm_code(codes, g, code_bits);
         for (uint32_t i = 0; i < w.n; ++i, ++v)
-          dense[g * w.group + ((code >> (i * bits)) & (w.group - 1))] = value_at(w, v);
+          dense[g * w.group + ((code >> (i * bits)) & (w.group - 1))] = value_at(w, m, v);
       }
       break;
     }

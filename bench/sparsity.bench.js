@@ -19,13 +19,15 @@
 // Options (any of the subset options selects a subset; a subset run, --quick
 // included, writes no file unless --out is given):
 //   --quick                 tiny configuration for smoke tests (also SPARQ_BENCH_QUICK=1):
-//                           512x512, N 1,8, sparsities 0.5,0.9,2:4, float32 values at 0.9,
+//                           512x512, N 1,8, sparsities 0.5,0.9,2:4, float32 and int4 values at 0.9,
 //                           --max-time 0.15 --min-samples 3 --rounds 2 --cold-mb 0, small stream probe
 //   --shapes 4096x4096,11008x4096   (MxK)
 //   --n 1,8,32              batch rows
 //   --sparsities LIST       unstructured sparsities in [0, 1) and N:M patterns (default 0,0.5,0.7,0.8,0.9,0.95,2:4)
 //   --formats LIST          sparse formats to time (default bitmap,csr,nm; nm at N:M levels only)
 //   --f32-at S              the level also timed with float32 values (default 0.8; 'none' to skip)
+//   --int4-at LIST          levels also timed with 4-bit values in every format
+//                           (quantize(sparse, { bits: 4 }); default 0.8,0.9,2:4; 'none' to skip)
 //   --cache cold,hot
 //   --no-ort                skip onnxruntime-node
 //   --no-bf16               skip sparq dense bf16
@@ -49,7 +51,7 @@ import {
 import { matMulModel } from './onnx-model.js';
 import { lineChart, svgDocument } from './svg.js';
 
-const { Tensor, SparseTensor, prune, linear } = sparq;
+const { Tensor, SparseTensor, prune, quantize, linear } = sparq;
 const MiB = 2 ** 20;
 const here = dirname(fileURLToPath(import.meta.url));
 const defaultOut = `${here}/results/sparsity.md`;
@@ -64,13 +66,13 @@ const FORMATS = ['bitmap', 'csr', 'nm'];
 // ------------------------------------------------------------ options
 const args = parseArgs();
 const known = new Set([
-  'quick', 'shapes', 'n', 'sparsities', 'formats', 'f32-at', 'cache', 'no-ort', 'no-bf16',
+  'quick', 'shapes', 'n', 'sparsities', 'formats', 'f32-at', 'int4-at', 'cache', 'no-ort', 'no-bf16',
   'max-time', 'min-samples', 'rounds', 'cold-mb', 'out', 'svg', 'dry-run',
 ]);
 for (const k of Object.keys(args)) if (!known.has(k)) throw new Error(`unknown option --${k}`);
 const envQuick = process.env.SPARQ_BENCH_QUICK;
 const quick = Boolean(args.quick) || (envQuick !== undefined && envQuick !== '' && envQuick !== '0');
-const subset = quick || ['shapes', 'n', 'sparsities', 'formats', 'f32-at', 'cache', 'no-ort', 'no-bf16'].some((k) => k in args);
+const subset = quick || ['shapes', 'n', 'sparsities', 'formats', 'f32-at', 'int4-at', 'cache', 'no-ort', 'no-bf16'].some((k) => k in args);
 
 const parseShape = (s) => {
   const [M, K] = s.split('x').map(Number);
@@ -96,6 +98,8 @@ const formats = list(args.formats ?? FORMATS.join(','));
 for (const f of formats) if (!FORMATS.includes(f)) throw new Error(`--formats: ${FORMATS.join(', ')}, not ${f}`);
 const f32AtArg = String(args['f32-at'] ?? (quick ? '0.9' : '0.8'));
 const f32At = f32AtArg === 'none' ? null : parseLevel(f32AtArg).key;
+const int4AtArg = String(args['int4-at'] ?? (quick ? '0.9' : '0.8,0.9,2:4'));
+const int4At = new Set(int4AtArg === 'none' ? [] : list(int4AtArg).map((l) => parseLevel(l).key));
 const caches = list(args.cache ?? 'cold,hot');
 for (const c of caches) if (c !== 'cold' && c !== 'hot') throw new Error(`--cache: cold or hot, not ${c}`);
 const useOrt = !args['no-ort'];
@@ -127,7 +131,7 @@ const log = (s = '') => process.stdout.write(`${s}\n`);
 const levelFormats = (l) => formats.filter((f) => f !== 'nm' || l.nm);
 const f32Formats = (l) => (l.key === f32At ? levelFormats(l).filter((f) => f !== 'nm') : []);
 const perGroupDense = 1 + (useBf16 ? 1 : 0) + (useOrt ? 1 : 0);
-const perGroupLevels = levels.reduce((t, l) => t + 1 + levelFormats(l).length + f32Formats(l).length, 0);
+const perGroupLevels = levels.reduce((t, l) => t + 1 + levelFormats(l).length * (int4At.has(l.key) ? 2 : 1) + f32Formats(l).length, 0);
 const measurements = shapes.length * Ns.length * caches.length * (perGroupDense + perGroupLevels);
 // About 0.15 s per round beyond maxTime (warm-up, gc, the 50 ms pause, probe).
 const timingMinutes = (measurements * (timing.maxTime + rounds * 0.15)) / 60;
@@ -198,7 +202,7 @@ gc();
 function cloneSparse(t, values = t.values.slice()) {
   return new SparseTensor({
     shape: [...t.shape], format: t.format, valueType: values instanceof Float32Array ? 'float32' : t.valueType, nnz: t.nnz, nm: t.nm,
-    values, offsets: t.offsets?.slice() ?? null, masks: t.masks?.slice() ?? null, cols: t.cols?.slice() ?? null, codes: t.codes?.slice() ?? null,
+    values, scales: t.scales?.slice() ?? null, table: t.table?.slice() ?? null, offsets: t.offsets?.slice() ?? null, masks: t.masks?.slice() ?? null, cols: t.cols?.slice() ?? null, codes: t.codes?.slice() ?? null,
   });
 }
 
@@ -383,6 +387,19 @@ for (const { M, K } of shapes) {
     for (const v of variants.filter((x) => f32Formats(level).includes(x.format))) {
       variants.push({ key: `${v.format}-f32`, format: v.format, values: 'float32', t: withFloat32Values(v.t) });
     }
+    // Sparse int4: every format with 4-bit values (quantize: symmetric, one
+    // table of 16 levels per row), checked against linear on its own toDense().
+    if (int4At.has(level.key)) {
+      for (const v of variants.filter((x) => x.values === 'bfloat16')) {
+        const q = quantize(v.t, { bits: 4 });
+        if (v.format === base.format) {
+          const err = sparq.relativeError(base.toDense(), q.toDense());
+          log(`${shape} ${level.label}: int4 values (symmetric, per row, search) relative RMSE vs the pruned weights ${fmt(err, 4)}`);
+          notes.push(`${shape} ${level.label}: sparse int4 values have relative RMSE ${fmt(err, 4)} against the pruned bfloat16 weights.`);
+        }
+        variants.push({ key: `${v.format}-int4`, format: v.format, values: 'int4', t: q });
+      }
+    }
     // Reference: sparq dense f32 on the pruned matrix (toDense: exactly the
     // stored values), itself checked against the JS loop for N = 1.
     let pruned = base.toDense();
@@ -394,13 +411,15 @@ for (const { M, K } of shapes) {
       const bytes = v.t.byteLength;
       const set = [v.t];
       for (let i = 1, n = copiesFor(bytes); i < n; i++) set.push(cloneSparse(v.t));
+      const own = v.values === 'int4' ? v.t.toDense() : null;
       for (const [N, { xt }] of xs) {
         let e = 0;
-        for (const s of set) e = Math.max(e, relError(linear(xt, s).data, levelRefs.get(N)));
-        check(level, N, `sparse ${v.format} (${v.values} values) vs f32 dense on the pruned matrix`, set.length, e);
+        const ref = own ? linear(xt, own).data : levelRefs.get(N);
+        for (const s of set) e = Math.max(e, relError(linear(xt, s).data, ref));
+        check(level, N, `sparse ${v.format} (${v.values} values) vs f32 dense on ${own ? 'its toDense()' : 'the pruned matrix'}`, set.length, e);
       }
       const auto = v.values === 'bfloat16' && v.format === base.format;
-      const what = `${v.format}${v.format === 'nm' ? ` ${level.nm}` : ''}${v.values === 'float32' ? ' f32 values' : ''}${auto ? ' (auto)' : ''}`;
+      const what = `${v.format}${v.format === 'nm' ? ` ${level.nm}` : ''}${v.values === 'float32' ? ' f32 values' : v.values === 'int4' ? ' int4' : ''}${auto ? ' (auto)' : ''}`;
       setsInfo.push({ shape, level: level.label, what: `sparse ${what}`, bytes, count: set.length });
       contenders.push({ key: v.key, kind: 'sparq', what, bytes, bpw: v.t.bitsPerWeight, cold: set, hot: v.t, call: (s) => linear(cur.xt, s) });
       defs.push({ level, key: v.key, format: v.format === 'nm' ? `nm ${level.nm}` : v.format, values: v.values, bpw: v.t.bitsPerWeight, auto });

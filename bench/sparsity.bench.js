@@ -393,9 +393,15 @@ for (const { M, K } of shapes) {
       for (const v of variants.filter((x) => x.values === 'bfloat16')) {
         const q = quantize(v.t, { bits: 4 });
         if (v.format === base.format) {
-          const err = sparq.relativeError(base.toDense(), q.toDense());
-          log(`${shape} ${level.label}: int4 values (symmetric, per row, search) relative RMSE vs the pruned weights ${fmt(err, 4)}`);
-          notes.push(`${shape} ${level.label}: sparse int4 values have relative RMSE ${fmt(err, 4)} against the pruned bfloat16 weights.`);
+          // Same layout and kernels as 4-bit clustered values (cluster(sparse)): only their error is reported.
+          const t0 = performance.now();
+          const c = sparq.cluster(v.t, { bits: 4 });
+          const ms = performance.now() - t0;
+          const ref = base.toDense(), err = sparq.relativeError(ref, q.toDense()), errC = sparq.relativeError(ref, c.toDense());
+          const line = `${shape} ${level.label}: relative RMSE against the pruned bfloat16 weights: int4 values (symmetric, per row, search) ${fmt(err, 4)}; ` +
+            `4-bit clustered values (exact per-row k-means, clustered in ${fmt(ms / 1000, 2)} s) ${fmt(errC, 4)}`;
+          log(line);
+          notes.push(line + '.');
         }
         variants.push({ key: `${v.format}-int4`, format: v.format, values: 'int4', t: q });
       }

@@ -198,18 +198,11 @@ gc();
 
 // ------------------------------------------------------------ helpers
 
-/** A SparseTensor with copies of all of `t`'s arrays (distinct buffers: a cold-cache copy). */
-function cloneSparse(t, values = t.values.slice()) {
-  return new SparseTensor({
-    shape: [...t.shape], format: t.format, valueType: values instanceof Float32Array ? 'float32' : t.valueType, nnz: t.nnz, nm: t.nm,
-    values, scales: t.scales?.slice() ?? null, table: t.table?.slice() ?? null, offsets: t.offsets?.slice() ?? null, masks: t.masks?.slice() ?? null, cols: t.cols?.slice() ?? null, codes: t.codes?.slice() ?? null,
-  });
-}
-
 /** `t` (bfloat16 or float16 values) with its values widened to float32 exactly; index arrays copied. */
 function withFloat32Values(t) {
   const wide = Tensor.from(t.values, [t.values.length], t.valueType).to('float32').data;
-  return cloneSparse(t, wide);
+  const c = t.clone();
+  return new SparseTensor({ ...c, shape: [...c.shape], valueType: 'float32', values: wide });
 }
 
 
@@ -416,7 +409,7 @@ for (const { M, K } of shapes) {
     for (const v of variants) {
       const bytes = v.t.byteLength;
       const set = [v.t];
-      for (let i = 1, n = copiesFor(bytes); i < n; i++) set.push(cloneSparse(v.t));
+      for (let i = 1, n = copiesFor(bytes); i < n; i++) set.push(v.t.clone());
       const own = v.values === 'int4' ? v.t.toDense() : null;
       for (const [N, { xt }] of xs) {
         let e = 0;

@@ -491,6 +491,15 @@ export class SparseTensor {
     });
   }
 
+  /** A copy with arrays of its own (nothing shared with this tensor or the tensors it shares arrays with). */
+  clone(): SparseTensor {
+    return new SparseTensor({
+      shape: [this.shape[0], this.shape[1]], format: this.format, valueType: this.valueType, nnz: this.nnz, nm: this.nm,
+      values: this.values.slice(), scales: this.scales?.slice() ?? null, table: this.table?.slice() ?? null,
+      offsets: this.offsets?.slice() ?? null, masks: this.masks?.slice() ?? null, cols: this.cols?.slice() ?? null, codes: this.codes?.slice() ?? null,
+    });
+  }
+
   toString(): string {
     const kind = this.format === 'nm' ? `nm ${this.nm}` : this.format;
     return `SparseTensor<${kind}, ${this.valueType}, density ${this.density.toFixed(4)}>[${this.shape.join(', ')}]`;

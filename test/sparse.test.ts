@@ -274,6 +274,25 @@ describe('SparseTensor.fromDense and toDense', () => {
     expectLinearMatchesReference(s.to('bitmap'), 2, 10, false, 'K = 65537');
   });
 
+  it('clones with arrays of its own, for every value type', async () => {
+    const { quantize, cluster } = await import('../lib/index.js');
+    const w = Tensor.from(randomArray(8 * 40, 171), [8, 40]);
+    const s = prune(w, { sparsity: 0.6, format: 'csr', values: 'bfloat16' });
+    for (const t of [s, quantize(s), quantize(s, { bits: 4 }), cluster(s, { bits: 2 }), prune(w, { pattern: '2:4', format: 'nm' })]) {
+      const c = t.clone();
+      expect(String(c)).toBe(String(t));
+      for (const k of ['values', 'scales', 'table', 'offsets', 'masks', 'cols', 'codes'] as const) {
+        if (t[k] === null) expect(c[k]).toBeNull();
+        else {
+          expect(c[k]).not.toBe(t[k]);
+          expect(c[k]).toEqual(t[k]);
+        }
+      }
+      expect(c.byteLength).toBe(t.byteLength);
+      expect(Array.from(c.toDense().data)).toEqual(Array.from(t.toDense().data));
+    }
+  });
+
   it('prints its format, value type, density and shape', () => {
     const s = prune(Tensor.from(randomArray(4 * 8, 1), [4, 8]), { pattern: '2:4', format: 'nm', values: 'bfloat16' });
     expect(String(s)).toBe('SparseTensor<nm 2:4, bfloat16, density 0.5000>[4, 8]');

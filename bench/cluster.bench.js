@@ -32,7 +32,7 @@ import {
   parseArgs, list, median, rng, fillUniform, fillGaussian, gc, sampleIt, summarize, StreamProbe, fmt, mdTable, rotation, relError, jsLinear,
 } from './common.js';
 
-const { Tensor, ClusteredTensor, cluster, kmeans, quantize, linear, relativeError } = sparq;
+const { Tensor, ClusteredTensor, SparseTensor, cluster, kmeans, prune, quantize, linear, relativeError } = sparq;
 const here = dirname(fileURLToPath(import.meta.url));
 const args = parseArgs();
 const tiny = Boolean(args.tiny);
@@ -152,7 +152,8 @@ function cloneClustered(c) {
 
 function linearBench(probe) {
   log(`## (b) linear on clustered weights\n`);
-  log(`Per-row clustered weights (f16 codebooks) next to dense f32 and int4 (symmetric, g32, f16 scales), each measured in turn ` +
+  log(`Per-row clustered weights (f16 codebooks) next to dense f32, int4 (symmetric, g32, f16 scales) and Deep Compression ` +
+    `(pruned to 80%, stored values clustered to 4 bits per row: 'lut4' sparse values), each measured in turn ` +
     `in the same run; cold: each call uses the next of >= ${COLD_MB} MB of weight copies; hot: the same weights. Medians, ms.\n`);
   const rows = [];
   for (const [M, K] of SHAPES) {
@@ -165,10 +166,19 @@ function linearBench(probe) {
       console.log(`clustered ${M}x${K} ${bits}-bit in ${fmt(performance.now() - t0, 0)} ms`);
       contenders.push([`clustered-${bits}b`, c]);
     }
+    // Deep Compression: pruned to 80% (format 'auto'), then the stored values clustered to 4 bits per row.
+    const t0 = performance.now();
+    const pruned = prune(w, { sparsity: 0.8, values: 'bfloat16' });
+    const dc = cluster(pruned, { bits: 4 });
+    log(`${M}x${K} pruned 80% + 4-bit clustered (${dc.format}, ${fmt(dc.bitsPerWeight, 2)} bits/weight) in ${fmt(performance.now() - t0, 0)} ms; ` +
+      `relative RMSE ${fmt(relativeError(pruned.toDense(), dc.toDense()), 4)} against the pruned weights, ${fmt(relativeError(w, dc.toDense()), 4)} against the dense ones (pruning included).`);
+    contenders.push(['sparse-c4', dc]);
     const sets = {};
     for (const [name, wt] of contenders) {
       const bytes = wt instanceof Tensor ? wt.data.byteLength : wt.byteLength;
-      sets[name] = { bytes, cold: copies(bytes, (i) => (i === 0 ? wt : wt instanceof Tensor ? Tensor.from(wt.data.slice(), [M, K]) : wt instanceof ClusteredTensor ? cloneClustered(wt) : quantize(w, { bits: 4, groupSize: 32 }))) };
+      const copy = () => (wt instanceof Tensor ? Tensor.from(wt.data.slice(), [M, K]) : wt instanceof ClusteredTensor ? cloneClustered(wt)
+        : wt instanceof SparseTensor ? wt.clone() : quantize(w, { bits: 4, groupSize: 32 }));
+      sets[name] = { bytes, cold: copies(bytes, (i) => (i === 0 ? wt : copy())) };
     }
     for (const N of NS) {
       const x = Tensor.from(fillUniform(new Float32Array(N * K), rng(N)), [N, K]);
@@ -187,6 +197,7 @@ function linearBench(probe) {
         }
         for (const bits of [4, 3, 2]) r[`x${bits}`] = fmt(times.f32 / times[`clustered-${bits}b`], 2) + 'x';
         r.xi4 = fmt(times['int4-g32'] / times['clustered-4b'], 2) + 'x';
+        r.xdc = fmt(times.f32 / times['sparse-c4'], 2) + 'x';
         r.err = err.toExponential(1);
         rows.push(r);
         console.log(JSON.stringify(r)); // progress
@@ -200,6 +211,7 @@ function linearBench(probe) {
     { key: 'clustered-4b', title: '4-bit ms' }, { key: 'clustered-3b', title: '3-bit ms' }, { key: 'clustered-2b', title: '2-bit ms' },
     { key: 'clustered-4b-gbs', title: '4-bit GB/s' },
     { key: 'x4', title: '4-bit vs f32' }, { key: 'x3', title: '3-bit vs f32' }, { key: 'x2', title: '2-bit vs f32' }, { key: 'xi4', title: '4-bit vs int4' },
+    { key: 'sparse-c4', title: '80% + 4-bit ms' }, { key: 'xdc', title: '80% + 4-bit vs f32' },
     { key: 'err', title: 'max rel. err 4-bit' },
   ], rows).forEach((l) => log(l));
   log(`\nStreaming-read bandwidth measured after the runs: ${fmt(bw, 1)} GB/s (2 threads).`);

@@ -87,6 +87,9 @@ export interface NativeAddon {
     x: Float32Array, n: number, k: number, q: NativeQuantWeights, m: number,
     bias: Float32Array | null, y: Float32Array, async: true, int8Activations: boolean,
   ): Promise<Float32Array>;
+  quantFit(
+    w: Float32Array, offsets: Uint32Array | null, size: number, groups: number, scheme: number, bits: number, search: boolean, out: Float64Array,
+  ): void;
   linearSparse(
     x: Float32Array, n: number, k: number, w: NativeSparseWeights, m: number,
     bias: Float32Array | null, y: Float32Array, async: false,

@@ -158,114 +158,21 @@ function nearestNf4(t: number): number {
   return t - NF4_LEVELS[lo] <= NF4_LEVELS[hi] - t ? lo : hi;
 }
 
-interface GroupFit {
-  scale: number;
-  min: number;
-}
+/** Native scheme codes (native/core/quant_fit.h QuantScheme). */
+const SCHEME_CODE: Record<QuantScheme, number> = { symmetric: 0, asymmetric: 1, nf4: 2 };
 
-// Candidate grid for the search: the absmax (or min/max) choice scaled by
-// these factors, each followed by a least-squares refit of scale (and min).
-const SEARCH_STEPS = 20;
-
-function fitSymmetric(w: Float32Array, o: number, n: number, qmin: number, qmax: number, search: boolean): GroupFit {
-  let amax = 0;
-  for (let i = 0; i < n; i++) amax = Math.max(amax, Math.abs(w[o + i]));
-  if (amax === 0) return { scale: 0, min: 0 };
-  let best = { scale: amax / qmax, min: 0 };
-  if (!search) return best;
-  let bestErr = Infinity;
-  for (let s = -SEARCH_STEPS; s <= SEARCH_STEPS; s++) {
-    const iscale = (qmax * (1 + (s * 0.5) / SEARCH_STEPS)) / amax; // s = 0: absmax
-    let swq = 0, sqq = 0;
-    for (let i = 0; i < n; i++) {
-      const q = Math.min(qmax, Math.max(qmin, Math.round(w[o + i] * iscale)));
-      swq += w[o + i] * q;
-      sqq += q * q;
-    }
-    if (sqq === 0) continue;
-    const d = swq / sqq;
-    let err = 0;
-    for (let i = 0; i < n; i++) {
-      const q = Math.min(qmax, Math.max(qmin, Math.round(w[o + i] / d)));
-      const e = w[o + i] - d * q;
-      err += e * e;
-    }
-    if (err < bestErr) {
-      bestErr = err;
-      best = { scale: d, min: 0 };
-    }
-  }
-  return best;
-}
-
-function fitAsymmetric(w: Float32Array, o: number, n: number, nmax: number, search: boolean): GroupFit {
-  let lo = Infinity, hi = -Infinity;
-  for (let i = 0; i < n; i++) {
-    lo = Math.min(lo, w[o + i]);
-    hi = Math.max(hi, w[o + i]);
-  }
-  if (hi === lo) return { scale: 0, min: lo };
-  let best = { scale: (hi - lo) / nmax, min: lo };
-  if (!search) return best;
-  let bestErr = Infinity;
-  for (let s = -SEARCH_STEPS; s <= SEARCH_STEPS; s++) {
-    const iscale = (nmax * (1 + (s * 0.25) / SEARCH_STEPS)) / (hi - lo); // s = 0: min/max
-    let sq = 0, sqq = 0, sw = 0, swq = 0;
-    for (let i = 0; i < n; i++) {
-      const q = Math.min(nmax, Math.max(0, Math.round((w[o + i] - lo) * iscale)));
-      sq += q;
-      sqq += q * q;
-      sw += w[o + i];
-      swq += w[o + i] * q;
-    }
-    const det = n * sqq - sq * sq;
-    if (det <= 0) continue;
-    const d = (n * swq - sq * sw) / det;
-    const m = (sqq * sw - sq * swq) / det;
-    if (!(d > 0)) continue;
-    let err = 0;
-    for (let i = 0; i < n; i++) {
-      const q = Math.min(nmax, Math.max(0, Math.round((w[o + i] - m) / d)));
-      const e = w[o + i] - (d * q + m);
-      err += e * e;
-    }
-    if (err < bestErr) {
-      bestErr = err;
-      best = { scale: d, min: m };
-    }
-  }
-  return best;
-}
-
-function fitNf4(w: Float32Array, o: number, n: number, search: boolean): GroupFit {
-  let amax = 0;
-  for (let i = 0; i < n; i++) amax = Math.max(amax, Math.abs(w[o + i]));
-  if (amax === 0) return { scale: 0, min: 0 };
-  let best = { scale: amax, min: 0 };
-  if (!search) return best;
-  let bestErr = Infinity;
-  for (let s = -SEARCH_STEPS; s <= SEARCH_STEPS; s++) {
-    const d0 = amax * (1 + (s * 0.3) / SEARCH_STEPS); // s = 0: absmax
-    let swt = 0, stt = 0;
-    for (let i = 0; i < n; i++) {
-      const t = NF4_LEVELS[nearestNf4(w[o + i] / d0)];
-      swt += w[o + i] * t;
-      stt += t * t;
-    }
-    if (stt === 0) continue;
-    const d = swt / stt;
-    if (!(d > 0)) continue;
-    let err = 0;
-    for (let i = 0; i < n; i++) {
-      const e = w[o + i] - d * NF4_LEVELS[nearestNf4(w[o + i] / d)];
-      err += e * e;
-    }
-    if (err < bestErr) {
-      bestErr = err;
-      best = { scale: d, min: 0 };
-    }
-  }
-  return best;
+/**
+ * Scale and min of each group (out[2g], out[2g + 1]), in native code on the
+ * thread pool (native/core/quant_fit.cc): absmax (asymmetric: min/max), or with
+ * `search` 41 candidate scales around it (absmax·(1 ± 0.5), min/max·(1 ± 0.25),
+ * NF4 absmax·(1 ± 0.3)), each refit by least squares (scale, and min for
+ * asymmetric) for its codes, keeping the least squared error. Group g is
+ * w[offsets[g], offsets[g + 1]) or, without offsets, w[g·size, (g + 1)·size).
+ */
+function fitGroups(w: Float32Array, offsets: Uint32Array | null, size: number, groups: number, scheme: QuantScheme, bits: 8 | 4, search: boolean): Float64Array {
+  const out = new Float64Array(2 * groups);
+  native.quantFit(w, offsets, size, groups, SCHEME_CODE[scheme], bits, search, out);
+  return out;
 }
 
 // ------------------------------------------------------------------ quantize
@@ -325,16 +232,18 @@ function quantizeSparse(w: SparseTensor, opts?: QuantizeOptions): SparseTensor {
   const vals = w.storedValues();
   const table = new Float32Array(M * LUT4_ENTRIES);
   const level = LUT[scheme as QuantScheme];
+  const offsets = new Uint32Array(M + 1);
   for (let m = 0; m < M; m++) {
     const [lo, hi] = w.rowRange(m);
     for (let i = lo; i < hi; i++) {
       if (!Number.isFinite(vals[i])) throw rangeError('w', 'finite stored values to quantize', received(`${vals[i]} in row ${m}`));
     }
-    const fit = hi === lo ? { scale: 0, min: 0 }
-      : scheme === 'symmetric' ? fitSymmetric(vals, lo, hi - lo, -8, 7, search)
-      : scheme === 'asymmetric' ? fitAsymmetric(vals, lo, hi - lo, 15, search)
-      : fitNf4(vals, lo, hi - lo, search);
-    const d = Math.fround(fit.scale), mn = Math.fround(fit.min);
+    offsets[m] = lo;
+    offsets[m + 1] = hi;
+  }
+  const fits = fitGroups(vals, offsets, 0, M, scheme as QuantScheme, 4, search);
+  for (let m = 0; m < M; m++) {
+    const d = Math.fround(fits[2 * m]), mn = Math.fround(fits[2 * m + 1]);
     const row = table.subarray(m * LUT4_ENTRIES, (m + 1) * LUT4_ENTRIES);
     for (let c = 0; c < LUT4_ENTRIES; c++) row[c] = level[c] * d + mn; // rounded to float32 once
   }
@@ -390,16 +299,14 @@ export function quantize(w: Tensor | SparseTensor, opts?: QuantizeOptions): Quan
     if (bits === 8) codes[idx] = c & 0xff;
     else codes[(idx >> 5) * 16 + (idx & 15)] |= (c & 0xf) << ((idx & 16) >> 2); // K % 32 == 0: blocks never straddle rows
   };
+  const fits = fitGroups(data, null, gs, nGroups, scheme, bits, search);
   for (let m = 0; m < M; m++) {
     for (let g = 0; g < groupsPerRow; g++) {
       const o = m * K + g * gs;
       const gi = m * groupsPerRow + g;
-      const fit = scheme === 'symmetric' ? fitSymmetric(data, o, gs, qmin, qmax, search)
-        : scheme === 'asymmetric' ? fitAsymmetric(data, o, gs, nmax, search)
-        : fitNf4(data, o, gs, search);
       // Store the scale (and min) as stored values, then pick codes for them.
-      const d = store(scales, gi, Math.fround(fit.scale));
-      const mn = mins ? store(mins, gi, Math.fround(fit.min)) : 0;
+      const d = store(scales, gi, Math.fround(fits[2 * gi]));
+      const mn = mins ? store(mins, gi, Math.fround(fits[2 * gi + 1])) : 0;
       for (let i = 0; i < gs; i++) {
         const v = data[o + i];
         let c: number;

@@ -18,6 +18,7 @@
 #include "../core/kmeans.h"
 #include "../core/linear.h"
 #include "../core/quant.h"
+#include "../core/quant_fit.h"
 #include "../core/sparse.h"
 #include "../core/thread_pool.h"
 
@@ -410,6 +411,31 @@ const void* values_arg(const Napi::CallbackInfo& info, size_t index, sparq::Weig
 // kmeans1d(values, vtype, weights | null, k, centroids: Float64Array(k),
 //          assignments: Int32Array(n) | null, stats: Float64Array(4), async)
 // stats = [status, bad index, inertia, clusters].
+// quantFit(w: Float32Array, offsets: Uint32Array(groups + 1) | null, size,
+//          groups, scheme, bits, search, out: Float64Array(2 groups))
+// Group g is w[offsets[g], offsets[g + 1]), or w[g size, (g + 1) size).
+Napi::Value QuantFit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const size_t n = info[0].IsTypedArray() ? info[0].As<Napi::TypedArray>().ElementLength() : 0;
+  const float* w = typed_data<const float>(info, 0, napi_float32_array, "w", n);
+  const size_t size = size_arg(info, 2, "size"), groups = size_arg(info, 3, "groups");
+  const uint32_t* off = nullptr;
+  if (!info[1].IsNull()) {
+    off = typed_data<const uint32_t>(info, 1, napi_uint32_array, "offsets", checked_mul(env, groups, 1) + 1);
+    for (size_t g = 0; g < groups; ++g)
+      if (off[g + 1] < off[g]) throw Napi::RangeError::New(env, "Expected nondecreasing offsets");
+    if (off[groups] > n) throw Napi::RangeError::New(env, "Expected offsets inside w");
+  } else if (checked_mul(env, size, groups) > n) {
+    throw Napi::RangeError::New(env, "Expected groups * size <= w.length");
+  }
+  const size_t scheme = size_arg(info, 4, "scheme"), bits = size_arg(info, 5, "bits");
+  if (scheme > 2 || (bits != 4 && bits != 8)) throw Napi::RangeError::New(env, "Expected scheme 0..2 and bits 4 or 8");
+  double* out = typed_data<double>(info, 7, napi_float64_array, "out", checked_mul(env, groups, 2));
+  sparq::fit_quant_groups(w, off, size, groups, static_cast<sparq::QuantScheme>(scheme), static_cast<unsigned>(bits),
+                          info[6].ToBoolean(), out);
+  return env.Undefined();
+}
+
 Napi::Value Kmeans1d(const Napi::CallbackInfo& info) {
   const sparq::WeightType t = value_type_arg(info, 1);
   size_t n = 0;
@@ -567,6 +593,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("linearQuant", Napi::Function::New(env, LinearQuant));
   exports.Set("linearSparse", Napi::Function::New(env, LinearSparse));
   exports.Set("dequantize", Napi::Function::New(env, Dequantize));
+  exports.Set("quantFit", Napi::Function::New(env, QuantFit));
   exports.Set("kmeans1d", Napi::Function::New(env, Kmeans1d));
   exports.Set("kmeans", Napi::Function::New(env, Kmeans));
   exports.Set("cluster", Napi::Function::New(env, Cluster));

@@ -2,7 +2,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { linear, linearAsync, quantize, QuantizedTensor, relativeError, sqnr, Tensor } from '../lib/index.js';
 import type { QuantizeOptions } from '../lib/index.js';
-import { absmaxBaseline, dequantizeRef, firstMismatch, int8ActivationsRef, linearRef, randomArray, rng, syntheticWeights } from './reference/index.js';
+import {
+  absmaxBaseline, dequantizeRef, firstMismatch, fitAsymmetricRef, fitNf4Ref, fitSymmetricRef, int8ActivationsRef, linearRef, randomArray, rng, syntheticWeights,
+} from './reference/index.js';
 
 const SETTINGS: QuantizeOptions[] = [
   { bits: 8 }, { bits: 8, groupSize: 32 }, { bits: 8, scheme: 'asymmetric' }, { bits: 8, scheme: 'asymmetric', groupSize: 16, scaleType: 'float32' },
@@ -60,6 +62,45 @@ describe('quantize', () => {
         const searched = relativeError(w, quantize(w, { bits: 4, groupSize }));
         expect(searched, `${kind} g${groupSize}: ${searched} vs ${base}`).toBeLessThan(base);
       }
+    }
+  });
+
+  it('chooses each scale (and min) exactly as the float64 reference search does (native fit, any thread count)', async () => {
+    const { setNumThreads, getNumThreads, prune } = await import('../lib/index.js');
+    const M = 48, K = 256, r = rng(9);
+    const before = getNumThreads();
+    try {
+      for (const kind of ['gaussian', 'student-t'] as const) {
+        const data = syntheticWeights(M * K, kind, r);
+        for (let i = 0; i < 64; i++) data[5 * K + i] = 0; // an all-zero group
+        for (let i = 0; i < 32; i++) data[7 * K + i] = 0.25; // a constant group
+        const w = Tensor.from(data, [M, K]);
+        for (const o of [{ bits: 4 }, { bits: 4, scheme: 'asymmetric' }, { bits: 4, scheme: 'nf4', groupSize: 64 }, { bits: 8, search: true },
+          { bits: 8, scheme: 'asymmetric', search: true, groupSize: 16 }, { bits: 4, groupSize: 0, search: false }] as QuantizeOptions[]) {
+          const gs = (o.groupSize ?? (o.bits === 4 ? 32 : 0)) || K;
+          const scheme = o.scheme ?? 'symmetric', search = o.search ?? o.bits === 4;
+          for (const threads of [1, 2]) {
+            setNumThreads(threads);
+            const q = quantize(w, { ...o, scaleType: 'float32' });
+            for (let g = 0; g < (M * K) / gs; g++) {
+              const f = scheme === 'symmetric' ? fitSymmetricRef(data, g * gs, gs, o.bits === 8 ? -128 : -8, o.bits === 8 ? 127 : 7, search)
+                : scheme === 'asymmetric' ? fitAsymmetricRef(data, g * gs, gs, o.bits === 8 ? 255 : 15, search) : fitNf4Ref(data, g * gs, gs, search);
+              expect(q.scales[g], `${kind} ${label(o)} group ${g}`).toBe(Math.fround(f.scale));
+              if (q.mins) expect(q.mins[g]).toBe(Math.fround(f.min));
+            }
+          }
+        }
+        // Sparse 4-bit: one group per row of stored values.
+        const s = prune(w, { sparsity: 0.7 });
+        const sq = quantize(s, { bits: 4 });
+        for (let m = 0; m < M; m++) {
+          const [lo, hi] = s.rowRange(m);
+          const f = fitSymmetricRef(s.values as Float32Array, lo, hi - lo, -8, 7, true);
+          expect(sq.table![16 * m + 9]).toBe(Math.fround(f.scale)); // level c = 9 is 1 · scale
+        }
+      }
+    } finally {
+      setNumThreads(before);
     }
   });
 

@@ -93,3 +93,129 @@ export function int8ActivationsRef(x: Float32Array, N: number, K: number): Float
   }
   return out;
 }
+
+// ---------------------------------------------------------------- the scale search
+// What native/core/quant_fit.cc computes (plain float64 in this order), for
+// tests that check the native fit operation for operation.
+
+export function nearestNf4Ref(t: number): number {
+  let lo = 0, hi = 15;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (NF4_REF[mid] <= t) lo = mid;
+    else hi = mid;
+  }
+  return t - NF4_REF[lo] <= NF4_REF[hi] - t ? lo : hi;
+}
+
+export interface GroupFit {
+  scale: number;
+  min: number;
+}
+
+// Candidate grid for the search: the absmax (or min/max) choice scaled by
+// these factors, each followed by a least-squares refit of scale (and min).
+const SEARCH_STEPS = 20;
+
+export function fitSymmetricRef(w: Float32Array, o: number, n: number, qmin: number, qmax: number, search: boolean): GroupFit {
+  let amax = 0;
+  for (let i = 0; i < n; i++) amax = Math.max(amax, Math.abs(w[o + i]));
+  if (amax === 0) return { scale: 0, min: 0 };
+  let best = { scale: amax / qmax, min: 0 };
+  if (!search) return best;
+  let bestErr = Infinity;
+  for (let s = -SEARCH_STEPS; s <= SEARCH_STEPS; s++) {
+    const iscale = (qmax * (1 + (s * 0.5) / SEARCH_STEPS)) / amax; // s = 0: absmax
+    let swq = 0, sqq = 0;
+    for (let i = 0; i < n; i++) {
+      const q = Math.min(qmax, Math.max(qmin, Math.round(w[o + i] * iscale)));
+      swq += w[o + i] * q;
+      sqq += q * q;
+    }
+    if (sqq === 0) continue;
+    const d = swq / sqq;
+    let err = 0;
+    for (let i = 0; i < n; i++) {
+      const q = Math.min(qmax, Math.max(qmin, Math.round(w[o + i] / d)));
+      const e = w[o + i] - d * q;
+      err += e * e;
+    }
+    if (err < bestErr) {
+      bestErr = err;
+      best = { scale: d, min: 0 };
+    }
+  }
+  return best;
+}
+
+export function fitAsymmetricRef(w: Float32Array, o: number, n: number, nmax: number, search: boolean): GroupFit {
+  let lo = Infinity, hi = -Infinity;
+  for (let i = 0; i < n; i++) {
+    lo = Math.min(lo, w[o + i]);
+    hi = Math.max(hi, w[o + i]);
+  }
+  if (hi === lo) return { scale: 0, min: lo };
+  let best = { scale: (hi - lo) / nmax, min: lo };
+  if (!search) return best;
+  let bestErr = Infinity;
+  for (let s = -SEARCH_STEPS; s <= SEARCH_STEPS; s++) {
+    const iscale = (nmax * (1 + (s * 0.25) / SEARCH_STEPS)) / (hi - lo); // s = 0: min/max
+    let sq = 0, sqq = 0, sw = 0, swq = 0;
+    for (let i = 0; i < n; i++) {
+      const q = Math.min(nmax, Math.max(0, Math.round((w[o + i] - lo) * iscale)));
+      sq += q;
+      sqq += q * q;
+      sw += w[o + i];
+      swq += w[o + i] * q;
+    }
+    const det = n * sqq - sq * sq;
+    if (det <= 0) continue;
+    const d = (n * swq - sq * sw) / det;
+    const m = (sqq * sw - sq * swq) / det;
+    if (!(d > 0)) continue;
+    let err = 0;
+    for (let i = 0; i < n; i++) {
+      const q = Math.min(nmax, Math.max(0, Math.round((w[o + i] - m) / d)));
+      const e = w[o + i] - (d * q + m);
+      err += e * e;
+    }
+    if (err < bestErr) {
+      bestErr = err;
+      best = { scale: d, min: m };
+    }
+  }
+  return best;
+}
+
+export function fitNf4Ref(w: Float32Array, o: number, n: number, search: boolean): GroupFit {
+  let amax = 0;
+  for (let i = 0; i < n; i++) amax = Math.max(amax, Math.abs(w[o + i]));
+  if (amax === 0) return { scale: 0, min: 0 };
+  let best = { scale: amax, min: 0 };
+  if (!search) return best;
+  let bestErr = Infinity;
+  for (let s = -SEARCH_STEPS; s <= SEARCH_STEPS; s++) {
+    const d0 = amax * (1 + (s * 0.3) / SEARCH_STEPS); // s = 0: absmax
+    let swt = 0, stt = 0;
+    for (let i = 0; i < n; i++) {
+      const t = NF4_REF[nearestNf4Ref(w[o + i] / d0)];
+      swt += w[o + i] * t;
+      stt += t * t;
+    }
+    if (stt === 0) continue;
+    const d = swt / stt;
+    if (!(d > 0)) continue;
+    let err = 0;
+    for (let i = 0; i < n; i++) {
+      const e = w[o + i] - d * NF4_REF[nearestNf4Ref(w[o + i] / d)];
+      err += e * e;
+    }
+    if (err < bestErr) {
+      bestErr = err;
+      best = { scale: d, min: 0 };
+    }
+  }
+  return best;
+}
+
+// ------------------------------------------------------------------ quantize

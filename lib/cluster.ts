@@ -184,7 +184,7 @@ export interface ClusterOptions {
  * A clustered (palettized) [M, K] weight matrix: w[m, k] =
  * codebook[book(m)][index(m, k / dim)][k % dim], with `2^bits` entries per
  * codebook and one codebook per tensor, row or group of rows. Indices are
- * packed per row in blocks of 32 as bit planes (see README, "Clustering").
+ * packed per row as bit planes in superblocks of 128 (bits 4..7) or blocks of 32 (see README, "Clustering").
  */
 export class ClusteredTensor {
   readonly shape: readonly [number, number];
@@ -219,7 +219,7 @@ export class ClusteredTensor {
     return this.codebook.length / ((1 << this.bits) * this.dim);
   }
 
-  /** Bytes of one packed row of indices (K / dim indices padded to a multiple of 32, bits × 4 bytes per 32). */
+  /** Bytes of one packed row of indices (K / dim indices padded to a multiple of 128 for bits 4..7, else of 32; bits × 4 bytes per 32). */
   get rowBytes(): number {
     return clusteredRowBytes(this.shape[1], this.dim, this.bits);
   }
@@ -257,7 +257,8 @@ export class ClusteredTensor {
 }
 
 export function clusteredRowBytes(K: number, dim: number, bits: number): number {
-  return (Math.ceil(K / dim / 32) * 32 / 32) * bits * 4;
+  const unit = bits >= 4 && bits < 8 ? 128 : 32; // superblocks of 128 for bits with a 4-bit plane
+  return (Math.ceil(K / dim / unit) * unit / 32) * bits * 4;
 }
 
 interface ClusterCall {

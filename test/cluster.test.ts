@@ -212,14 +212,17 @@ describe('cluster', () => {
 
   it('reports its storage exactly, codebooks counted', () => {
     const c4 = cluster(w, { bits: 4 });
-    expect(c4.indices.byteLength).toBe(M * 3 * 16); // K = 96: 3 blocks of 32
+    expect(c4.indices.byteLength).toBe(M * 64); // K = 96: one superblock of 128, zero-padded
     expect(c4.codebook.byteLength).toBe(M * 16 * 2);
-    expect(c4.byteLength).toBe(M * 48 + M * 32);
-    expect(c4.bitsPerWeight).toBeCloseTo(4 + (32 * 8) / 96);
-    expect(cluster(w, { bits: 3, granularity: 'tensor' }).byteLength).toBe(M * 3 * 12 + 8 * 2);
+    expect(c4.byteLength).toBe(M * 64 + M * 32);
+    expect(c4.bitsPerWeight).toBeCloseTo(((64 + 32) * 8) / 96);
+    expect(cluster(w, { bits: 3, granularity: 'tensor' }).byteLength).toBe(M * 3 * 12 + 8 * 2); // 3 blocks of 32
+    expect(cluster(w, { bits: 5, granularity: 'tensor' }).indices.byteLength).toBe(M * 80);
     const v = cluster(w, { bits: 4, dim: 4, granularity: 'tensor', codebookType: 'float32' });
-    expect(v.byteLength).toBe(M * 16 + 16 * 4 * 4); // 24 indices per row -> one padded block of 32
-    expect([v.books, v.rowBytes, v.groupSize]).toEqual([1, 16, M]);
+    expect(v.byteLength).toBe(M * 64 + 16 * 4 * 4); // 24 indices per row -> one padded superblock
+    expect([v.books, v.rowBytes, v.groupSize]).toEqual([1, 64, M]);
+    const wide = cluster(Tensor.from(randomArray(2 * 4096, 3), [2, 4096]), { bits: 4 });
+    expect(wide.bitsPerWeight).toBeCloseTo(4 + (16 * 2 * 8) / 4096); // no padding when 128 divides K / dim
   });
 
   it('beats int4 symmetric absmax at equal bits per weight (per-row 4-bit, float16 codebook)', () => {
@@ -274,7 +277,7 @@ describe('cluster', () => {
 });
 
 describe('linear on clustered weights (codebook lookups in registers)', () => {
-  const SHAPES: [number, number, number][] = [[1, 1, 8], [1, 9, 64], [2, 13, 96], [3, 5, 40], [8, 17, 256], [13, 33, 168], [50, 12, 64], [1, 40, 1024], [1, 11, 48], [2, 7, 56]];
+  const SHAPES: [number, number, number][] = [[1, 1, 8], [1, 9, 64], [2, 13, 96], [3, 5, 40], [8, 17, 256], [13, 33, 168], [50, 12, 64], [1, 40, 1024], [1, 11, 48], [2, 7, 56], [1, 19, 200], [2, 6, 328]];
   const SETTINGS: ClusterOptions[] = [
     { bits: 1 }, { bits: 2 }, { bits: 3 }, { bits: 4 }, { bits: 5 }, { bits: 6, codebookType: 'float32' }, { bits: 7 }, { bits: 8 },
     { bits: 4, granularity: 'tensor' }, { bits: 3, granularity: 'group', groupSize: 3 }, { bits: 8, granularity: 'tensor', codebookType: 'float32' },

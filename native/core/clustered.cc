@@ -14,24 +14,32 @@
 namespace sparq {
 
 void clustered_pack_row(const uint8_t* idx, size_t count, unsigned bits, uint8_t* row) {
-  const size_t padded = (count + 31) / 32 * 32;
-  std::memset(row, 0, padded / 32 * bits * 4);
-  for (size_t i = 0; i < count; ++i) {
+  const size_t unit = clustered_superblocks(bits) ? 128 : 32;
+  std::memset(row, 0, (count + unit - 1) / unit * unit / 32 * bits * 4);
+  for (size_t i = 0; i < count; ++i) {  // as clustered_index
+    unsigned v = idx[i];
+    if (clustered_superblocks(bits)) {
+      uint8_t* s = row + (i >> 7) * bits * 16;
+      const unsigned t = static_cast<unsigned>(i & 127), g = t >> 4, l = t & 15u, j = t & 31u, q = t >> 5;
+      s[4 * l + g / 2] |= static_cast<uint8_t>((v & 0xF) << (4 * (g & 1u)));
+      v >>= 4;
+      uint8_t* b = s + 64;
+      if (bits & 2) {
+        b[8 * q + 4 * (j & 1u) + ((j >> 2) & 3u)] |= static_cast<uint8_t>((v & 3) << (2 * (2 * ((j >> 1) & 1u) + (j >> 4))));
+        v >>= 2;
+        b += 32;
+      }
+      if (bits & 1) b[4 * q + (j >> 3)] |= static_cast<uint8_t>((v & 1) << (j & 7));
+      continue;
+    }
     uint8_t* b = row + (i >> 5) * bits * 4;
     const unsigned j = static_cast<unsigned>(i & 31);
-    unsigned v = idx[i];
     if (bits == 8) {
       b[j] = static_cast<uint8_t>(v);
       continue;
     }
-    const unsigned q = (j >> 2) & 3u, h = j >> 4;  // as clustered_index
-    if (bits >= 4) {
-      b[4 * (j & 3u) + q] |= static_cast<uint8_t>((v & 0xF) << (4 * h));
-      v >>= 4;
-      b += 16;
-    }
     if (bits & 2) {
-      b[4 * (j & 1u) + q] |= static_cast<uint8_t>((v & 3) << (2 * (2 * ((j >> 1) & 1u) + h)));
+      b[4 * (j & 1u) + ((j >> 2) & 3u)] |= static_cast<uint8_t>((v & 3) << (2 * (2 * ((j >> 1) & 1u) + (j >> 4))));
       v >>= 2;
       b += 8;
     }

@@ -4,26 +4,29 @@
 // or float16. Clustering (k-means, exact in 1-D) and linear on these weights.
 //
 // Index packing. Each row holds K / dim indices, padded with zeros to a
-// multiple of 32; every block of 32 indices takes bits * 4 bytes, stored as
-// bit planes laid out so that a SIMD register of 32-bit lanes decodes 16 (or 8)
-// consecutive indices with one broadcast load and one variable shift per
-// lane, no shuffle (the codebook permute reads only the low bits of a lane):
-//   bits 8:        32 bytes, byte i = index i.
-//   otherwise the planes below, in this order, whichever `bits` needs
-//   (1 = 1, 2 = 2, 3 = 2 + 1, 4 = 4, 5 = 4 + 1, 6 = 4 + 2, 7 = 4 + 2 + 1);
-//   the first plane holds the low bits of each index. With j = 16h + 4b + r
-//   (h = 0..1 the half block, b = 0..3, r = 0..3):
-//   4-bit plane, 16 bytes: byte 4r + b holds index j in nibble h (low nibble
-//                for the first 16 indices, high for the next 16): q4_0's
-//                order with the 16 bytes transposed as a 4x4 matrix, so
-//                32-bit word r holds the indices of lanes r, r + 4, r + 8,
-//                r + 12 (lane l at bit 8 (l / 4) + 4h);
-//   2-bit plane,  8 bytes: with r = 2u + a (a, u = 0..1), byte 4a + b holds
+// multiple of 128 (bits 4..7) or 32 (other bits), stored as bit planes laid
+// out so that a SIMD register of 32-bit lanes decodes 16 (or 8) consecutive
+// indices with one load and one shift, no shuffle (the codebook permute
+// reads only the low bits of a lane):
+//   bits 8:      blocks of 32 indices, 32 bytes: byte i = index i.
+//   bits 4..7:   superblocks of 128 indices, bits * 16 bytes: the 4-bit plane
+//                (64 bytes), then for 6 and 7 four 2-bit planes (8 bytes per
+//                32 indices), then for 5 and 7 four 1-bit planes (4 bytes per
+//                32). 4-bit plane: little-endian 32-bit word l (0..15) holds
+//                index 16 g + l of the superblock in bits [4 g, 4 g + 4),
+//                g = 0..7: a 64-byte load and a right shift by 4 g put indices
+//                16 g .. 16 g + 15 in the low bits of the 16 lanes.
+//   bits 1..3:   blocks of 32 indices, bits * 4 bytes: a 2-bit plane (bits 2
+//                and 3), then a 1-bit plane (bits 1 and 3).
+//   The low bits of each index come first (5 = 4 + 1, 6 = 4 + 2, 7 = 4 + 2 +
+//   1, 3 = 2 + 1). With j = 16h + 4b + r the position in a block of 32 (h =
+//   0..1, b, r = 0..3):
+//   2-bit plane, 8 bytes: with r = 2u + a (a, u = 0..1), byte 4a + b holds
 //                index j in bits 2t..2t+1, t = 2u + h (word a holds the
 //                even (a = 0) or odd lanes, lane l at bit 4 (l / 2) + 2h);
-//   1-bit plane,  4 bytes: a little-endian 32-bit word, bit i = index i.
-// So 4-bit indices cost 16 bytes per 32 weights, 3-bit 12 (2-bit plane, then
-// the high bit), 2-bit 8.
+//   1-bit plane, 4 bytes: a little-endian 32-bit word, bit j = index j.
+// So 4-bit indices cost 64 bytes per 128 weights, 3-bit 12 per 32 (2-bit
+// plane, then the high bit), 2-bit 8 per 32.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -43,9 +46,19 @@ struct ClusteredWeights {
 };
 
 inline size_t clustered_entries(const ClusteredWeights& w) { return (size_t{1} << w.bits) * w.dim; }
-inline size_t clustered_row_indices(size_t K, size_t dim) { return (K / dim + 31) / 32 * 32; }
+// Bits with a 4-bit plane pack rows in superblocks of 128 indices.
+inline bool clustered_superblocks(unsigned bits) { return bits >= 4 && bits < 8; }
+inline size_t clustered_row_indices(size_t K, size_t dim, unsigned bits) {
+  const size_t unit = clustered_superblocks(bits) ? 128 : 32;
+  return (K / dim + unit - 1) / unit * unit;
+}
 inline size_t clustered_row_bytes(size_t K, size_t dim, unsigned bits) {
-  return clustered_row_indices(K, dim) / 32 * bits * 4;
+  return clustered_row_indices(K, dim, bits) / 32 * bits * 4;
+}
+
+// Bits t .. t + 1 of position j's entry in a 2-bit plane of a 32-block.
+inline unsigned clustered_plane2(const uint8_t* plane, unsigned j) {
+  return (plane[4 * (j & 1u) + ((j >> 2) & 3u)] >> (2 * (2 * ((j >> 1) & 1u) + (j >> 4)))) & 3u;
 }
 inline size_t clustered_books(size_t M, size_t rows_per_book) {
   return (M + rows_per_book - 1) / rows_per_book;
@@ -53,19 +66,25 @@ inline size_t clustered_books(size_t M, size_t rows_per_book) {
 
 // Index i of a packed row (the rule every kernel matches).
 inline unsigned clustered_index(const uint8_t* row, unsigned bits, size_t i) {
+  if (clustered_superblocks(bits)) {
+    const uint8_t* s = row + (i >> 7) * bits * 16;
+    const unsigned t = static_cast<unsigned>(i & 127), g = t >> 4, l = t & 15u, j = t & 31u, q = t >> 5;
+    unsigned v = (s[4 * l + g / 2] >> (4 * (g & 1u))) & 0xF;
+    const uint8_t* b = s + 64;
+    if (bits & 2) {
+      v |= clustered_plane2(b + 8 * q, j) << 4;
+      b += 32;
+    }
+    if (bits & 1) v |= ((b[4 * q + (j >> 3)] >> (j & 7)) & 1u) << (bits & 2 ? 6 : 4);
+    return v;
+  }
   const uint8_t* b = row + (i >> 5) * bits * 4;
   const unsigned j = static_cast<unsigned>(i & 31);
   if (bits == 8) return b[j];
-  const unsigned q = (j >> 2) & 3u, h = j >> 4;
   unsigned v = 0, shift = 0;
-  if (bits >= 4) {
-    v = (b[4 * (j & 3u) + q] >> (4 * h)) & 0xF;
-    shift = 4;
-    b += 16;
-  }
   if (bits & 2) {
-    v |= ((b[4 * (j & 1u) + q] >> (2 * (2 * ((j >> 1) & 1u) + h))) & 3u) << shift;
-    shift += 2;
+    v = clustered_plane2(b, j);
+    shift = 2;
     b += 8;
   }
   if (bits & 1) v |= ((b[j >> 3] >> (j & 7)) & 1u) << shift;

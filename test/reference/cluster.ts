@@ -65,29 +65,46 @@ export interface ClusteredFields {
   indices: Uint8Array;
 }
 
+/** Bits t, t + 1 of position j (0..31) in the 2-bit plane of a 32-block at byte o. */
+function plane2Ref(bytes: Uint8Array, o: number, j: number): number {
+  const h = j >> 4, b = (j >> 2) & 3, r = j & 3, a = r & 1, u = r >> 1;
+  return (bytes[o + 4 * a + b] >> (2 * (2 * u + h))) & 3;
+}
+
 /**
- * Index i of a packed row: blocks of 32 indices, bits × 4 bytes each; 8-bit:
- * one byte per index; otherwise bit planes, low bits first. With
- * j = i mod 32 = 16h + 4b + r (h in 0..1, b, r in 0..3): a 4-bit plane (16
- * bytes, byte 4r + b holds index j in nibble h), a 2-bit plane (8 bytes; with
- * r = 2u + a, byte 4a + b holds index j in bits 2t..2t+1, t = 2u + h), a 1-bit
- * plane (4 bytes, bit j).
+ * Index i of a packed row. 8-bit: blocks of 32 bytes, byte i = index i.
+ * Bits 4..7: superblocks of 128 indices, bits × 16 bytes: a 4-bit plane (64
+ * bytes; little-endian 32-bit word l holds index 16g + l in bits 4g..4g+3),
+ * then four 2-bit planes (8 bytes each, bits 6 and 7), then four 1-bit
+ * planes (4 bytes each, bits 5 and 7), one per 32 indices. Bits 1..3: blocks
+ * of 32 indices, bits × 4 bytes: a 2-bit plane, then a 1-bit plane. Low
+ * bits first. 2-bit plane: with j = 16h + 4b + r (h in 0..1, b, r in 0..3)
+ * and r = 2u + a, byte 4a + b holds index j in bits 2t..2t+1, t = 2u + h.
+ * 1-bit plane: bit j.
  */
 export function clusteredIndexRef(bytes: Uint8Array, rowOffset: number, bits: number, i: number): number {
+  if (bits >= 4 && bits < 8) {
+    const o = rowOffset + Math.floor(i / 128) * bits * 16;
+    const t = i % 128, g = t >> 4, l = t & 15, j = t & 31, q = t >> 5;
+    let word = 0;
+    for (let k = 0; k < 4; k++) word += bytes[o + 4 * l + k] * 2 ** (8 * k);
+    let v = Math.floor(word / 2 ** (4 * g)) % 16;
+    let p = o + 64, shift = 4;
+    if (bits & 2) {
+      v += plane2Ref(bytes, p + 8 * q, j) * 2 ** shift;
+      shift += 2;
+      p += 32;
+    }
+    if (bits & 1) v += ((bytes[p + 4 * q + (j >> 3)] >> (j % 8)) & 1) * 2 ** shift;
+    return v;
+  }
   let o = rowOffset + Math.floor(i / 32) * bits * 4;
   const j = i % 32;
   if (bits === 8) return bytes[o + j];
-  const h = j >> 4, b = (j >> 2) & 3, r = j & 3;
   let v = 0, shift = 0;
-  if (bits >= 4) {
-    v = (bytes[o + 4 * r + b] >> (4 * h)) & 15;
-    shift = 4;
-    o += 16;
-  }
   if (bits & 2) {
-    const a = r & 1, u = r >> 1;
-    v += ((bytes[o + 4 * a + b] >> (2 * (2 * u + h))) & 3) * 2 ** shift;
-    shift += 2;
+    v = plane2Ref(bytes, o, j);
+    shift = 2;
     o += 8;
   }
   if (bits & 1) v += ((bytes[o + (j >> 3)] >> (j % 8)) & 1) * 2 ** shift;
@@ -98,7 +115,8 @@ export function clusteredIndexRef(bytes: Uint8Array, rowOffset: number, bits: nu
 export function decodeClusteredRef(c: ClusteredFields): Float32Array {
   const [M, K] = c.shape;
   const E = 2 ** c.bits * c.dim;
-  const rowBytes = (Math.ceil(K / c.dim / 32) * c.bits * 4);
+  const unit = c.bits >= 4 && c.bits < 8 ? 128 : 32;
+  const rowBytes = (Math.ceil(K / c.dim / unit) * unit / 32) * c.bits * 4;
   const out = new Float32Array(M * K);
   const entry = (i: number) => (c.codebook instanceof Uint16Array ? f16ToF32Ref(c.codebook[i]) : c.codebook[i]);
   for (let m = 0; m < M; m++) {

@@ -17,49 +17,69 @@ namespace sparq {
 namespace {
 
 // Per-lane right shifts that bring index t of the quarter block q (indices
-// 8q .. 8q + 7) to bit 0 of lane t (clustered.h, with l = 8 (q % 2) + t and
-// h = q / 2): 4-bit plane word t % 4 at 8 (l / 4) + 4h, 2-bit plane word
-// t % 2 at 4 (l / 2) + 2h.
-alignas(32) constexpr int32_t kShift4[4][8] = {{0, 0, 0, 0, 8, 8, 8, 8},
-                                               {16, 16, 16, 16, 24, 24, 24, 24},
-                                               {4, 4, 4, 4, 12, 12, 12, 12},
-                                               {20, 20, 20, 20, 28, 28, 28, 28}};
+// 8q .. 8q + 7 of a 32-block) to bit 0 of lane t in a 2-bit plane
+// (clustered.h, with l = 8 (q % 2) + t and h = q / 2): word t % 2 at
+// 4 (l / 2) + 2h.
 alignas(32) constexpr int32_t kShift2[4][8] = {{0, 0, 4, 4, 8, 8, 12, 12},
                                                {16, 16, 20, 20, 24, 24, 28, 28},
                                                {2, 2, 6, 6, 10, 10, 14, 14},
                                                {18, 18, 22, 22, 26, 26, 30, 30}};
+
+// Right shift of every lane by 4 g (a 4-bit plane word's nibble g).
+alignas(32) constexpr int32_t kNibbleShift[8][8] = {
+    {0, 0, 0, 0, 0, 0, 0, 0},         {4, 4, 4, 4, 4, 4, 4, 4},         {8, 8, 8, 8, 8, 8, 8, 8},
+    {12, 12, 12, 12, 12, 12, 12, 12}, {16, 16, 16, 16, 16, 16, 16, 16}, {20, 20, 20, 20, 20, 20, 20, 20},
+    {24, 24, 24, 24, 24, 24, 24, 24}, {28, 28, 28, 28, 28, 28, 28, 28}};
+
+// The 2-bit plane of a 32-block at b, quarter q, in the low 2 bits of the
+// lanes (bits above: garbage).
+SPARQ_TARGET_AVX2 inline __m256i plane2(const uint8_t* b, unsigned q) {
+  uint64_t u;
+  std::memcpy(&u, b, 8);
+  return _mm256_srlv_epi32(_mm256_set1_epi64x(static_cast<long long>(u)),
+                           _mm256_load_si256(reinterpret_cast<const __m256i*>(kShift2[q])));
+}
+
+// Adds bit `shift` to the lanes of quarter q whose bit in the 1-bit plane at b
+// (a 32-block) is set.
+SPARQ_TARGET_AVX2 inline __m256i plane1(__m256i v, const uint8_t* b, unsigned q, int shift) {
+  const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  const __m256i sel = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(b[q]), bit), bit);
+  return _mm256_or_si256(v, _mm256_and_si256(sel, _mm256_set1_epi32(1 << shift)));
+}
 
 // Indices p .. p + 7 of a packed row (p a multiple of 8). Unless Clean, the
 // bits above the top plane's are garbage (the permutes read only the low 3
 // bits, the blend bit 3, and the codebooks repeat to fill them).
 template <unsigned Bits, bool Clean>
 SPARQ_TARGET_AVX2 inline __m256i decode8(const uint8_t* row, size_t p) {
-  const uint8_t* b = row + (p >> 5) * Bits * 4;
-  const unsigned j0 = static_cast<unsigned>(p & 31), q = j0 >> 3;
-  if (Bits == 8) return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + j0)));
-  __m256i v = _mm256_setzero_si256();
-  int shift = 0;
-  if (Bits >= 4) {
-    const __m256i words = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b)));
-    v = _mm256_srlv_epi32(words, _mm256_load_si256(reinterpret_cast<const __m256i*>(kShift4[q])));
+  const unsigned q = static_cast<unsigned>(p >> 3) & 3u;  // quarter of the 32-block
+  __m256i v;
+  if (Bits == 8) {
+    v = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + (p >> 5) * 32 + 8 * q)));
+  } else if (Bits >= 4) {  // a superblock of 128: words 8 (q % 2) .. + 7 of the 4-bit plane
+    const uint8_t* s = row + (p >> 7) * Bits * 16;
+    const unsigned g = static_cast<unsigned>(p >> 4) & 7u, q32 = static_cast<unsigned>(p >> 5) & 3u;
+    v = _mm256_srlv_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + 32 * (q & 1u))),
+                          _mm256_load_si256(reinterpret_cast<const __m256i*>(kNibbleShift[g])));
     if (Bits > 4) v = _mm256_and_si256(v, _mm256_set1_epi32(0xF));
-    shift = 4;
-    b += 16;
-  }
-  if (Bits & 2) {
-    uint64_t u;
-    std::memcpy(&u, b, 8);
-    __m256i t = _mm256_srlv_epi32(_mm256_set1_epi64x(static_cast<long long>(u)),
-                                  _mm256_load_si256(reinterpret_cast<const __m256i*>(kShift2[q])));
-    if (Bits & 1) t = _mm256_and_si256(t, _mm256_set1_epi32(3));
-    v = shift ? _mm256_or_si256(v, _mm256_slli_epi32(t, shift)) : t;
-    shift += 2;
-    b += 8;
-  }
-  if (Bits & 1) {
-    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
-    const __m256i sel = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(b[j0 >> 3]), bit), bit);
-    v = _mm256_or_si256(v, _mm256_and_si256(sel, _mm256_set1_epi32(1 << shift)));
+    const uint8_t* b = s + 64;
+    if (Bits & 2) {
+      __m256i t = plane2(b + 8 * q32, q);
+      if (Bits & 1) t = _mm256_and_si256(t, _mm256_set1_epi32(3));  // else the garbage lands above bit 5 (cleaned)
+      v = _mm256_or_si256(v, _mm256_slli_epi32(t, 4));
+      b += 32;
+    }
+    if (Bits & 1) v = plane1(v, b + 4 * q32, q, Bits & 2 ? 6 : 4);
+  } else {  // a block of 32
+    const uint8_t* b = row + (p >> 5) * Bits * 4;
+    v = _mm256_setzero_si256();
+    if (Bits & 2) {
+      v = plane2(b, q);
+      if (Bits & 1) v = _mm256_and_si256(v, _mm256_set1_epi32(3));
+      b += 8;
+    }
+    if (Bits & 1) v = plane1(v, b, q, Bits & 2 ? 2 : 0);
   }
   if (Clean && Bits != 8) v = _mm256_and_si256(v, _mm256_set1_epi32((1 << Bits) - 1));
   return v;

@@ -18,46 +18,66 @@ namespace sparq {
 namespace {
 
 // Per-lane right shifts that bring index l of half block h to bit 0 of
-// lane l (clustered.h): 4-bit plane word l % 4 at 8 (l / 4) + 4h, 2-bit
-// plane word l % 2 at 4 (l / 2) + 2h.
-alignas(64) constexpr int32_t kShift4[2][16] = {
-    {0, 0, 0, 0, 8, 8, 8, 8, 16, 16, 16, 16, 24, 24, 24, 24},
-    {4, 4, 4, 4, 12, 12, 12, 12, 20, 20, 20, 20, 28, 28, 28, 28}};
+// lane l in a 2-bit plane (clustered.h): word l % 2 at 4 (l / 2) + 2h.
 alignas(64) constexpr int32_t kShift2[2][16] = {
     {0, 0, 4, 4, 8, 8, 12, 12, 16, 16, 20, 20, 24, 24, 28, 28},
     {2, 2, 6, 6, 10, 10, 14, 14, 18, 18, 22, 22, 26, 26, 30, 30}};
+
+// Right shift of every lane by 4 g (a 4-bit plane word's nibble g).
+alignas(64) constexpr int32_t kNibbleShift[8][16] = {
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},         {4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4},
+    {8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8},         {12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12},
+    {16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16}, {20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20},
+    {24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24}, {28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28}};
+
+// The 2-bit plane of a 32-block at b, indices 16h .. 16h + 15, in the low 2
+// bits of the lanes (bits above: garbage).
+SPARQ_TARGET_AVX512 inline __m512i plane2(const uint8_t* b, unsigned h) {
+  uint64_t u;
+  std::memcpy(&u, b, 8);
+  return _mm512_srlv_epi32(_mm512_set1_epi64(static_cast<long long>(u)), _mm512_load_si512(kShift2[h]));
+}
+
+// Adds bit `shift` to the lanes whose bit in the 1-bit plane word at b (a
+// 32-block) is set, for indices 16h .. 16h + 15.
+SPARQ_TARGET_AVX512 inline __m512i plane1(__m512i v, const uint8_t* b, unsigned h, unsigned shift) {
+  uint32_t word;
+  std::memcpy(&word, b, 4);
+  const __mmask16 m = static_cast<__mmask16>(word >> (16 * h));
+  return _mm512_mask_or_epi32(v, m, v, _mm512_set1_epi32(static_cast<int>(1u << shift)));
+}
 
 // Indices p .. p + 15 of a packed row (p a multiple of 16) in 32-bit lanes.
 // Unless Clean, the bits above the top plane's are garbage (the permutes
 // read only the low 4 or 5 bits, and the codebooks repeat to fill them).
 template <unsigned Bits, bool Clean>
 SPARQ_TARGET_AVX512 inline __m512i decode16(const uint8_t* row, size_t p) {
-  const uint8_t* b = row + (p >> 5) * Bits * 4;
   const unsigned h = static_cast<unsigned>(p >> 4) & 1u;
-  if (Bits == 8) return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + h * 16)));
-  __m512i v = _mm512_setzero_si512();
-  unsigned shift = 0;
-  if (Bits >= 4) {
-    const __m512i words = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b)));
-    v = _mm512_srlv_epi32(words, _mm512_load_si512(kShift4[h]));
+  __m512i v;
+  if (Bits == 8) {
+    v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + (p >> 5) * 32 + h * 16)));
+  } else if (Bits >= 4) {  // a superblock of 128
+    const uint8_t* s = row + (p >> 7) * Bits * 16;
+    const unsigned g = static_cast<unsigned>(p >> 4) & 7u, q = static_cast<unsigned>(p >> 5) & 3u;
+    v = _mm512_srlv_epi32(_mm512_loadu_si512(s), _mm512_load_si512(kNibbleShift[g]));
     if (Bits > 4) v = _mm512_and_si512(v, _mm512_set1_epi32(0xF));
-    shift = 4;
-    b += 16;
-  }
-  if (Bits & 2) {
-    uint64_t u;
-    std::memcpy(&u, b, 8);
-    __m512i t = _mm512_srlv_epi32(_mm512_set1_epi64(static_cast<long long>(u)), _mm512_load_si512(kShift2[h]));
-    if (Bits & 1) t = _mm512_and_si512(t, _mm512_set1_epi32(3));
-    v = shift ? _mm512_or_si512(v, _mm512_slli_epi32(t, shift)) : t;
-    shift += 2;
-    b += 8;
-  }
-  if (Bits & 1) {
-    uint32_t word;
-    std::memcpy(&word, b, 4);
-    const __mmask16 m = static_cast<__mmask16>(word >> (16 * h));
-    v = _mm512_mask_or_epi32(v, m, v, _mm512_set1_epi32(1 << shift));
+    const uint8_t* b = s + 64;
+    if (Bits & 2) {
+      __m512i t = plane2(b + 8 * q, h);
+      if (Bits & 1) t = _mm512_and_si512(t, _mm512_set1_epi32(3));  // else the garbage lands above bit 5 (cleaned)
+      v = _mm512_or_si512(v, _mm512_slli_epi32(t, 4));
+      b += 32;
+    }
+    if (Bits & 1) v = plane1(v, b + 4 * q, h, Bits & 2 ? 6 : 4);
+  } else {  // a block of 32
+    const uint8_t* b = row + (p >> 5) * Bits * 4;
+    v = _mm512_setzero_si512();
+    if (Bits & 2) {
+      v = plane2(b, h);
+      if (Bits & 1) v = _mm512_and_si512(v, _mm512_set1_epi32(3));
+      b += 8;
+    }
+    if (Bits & 1) v = plane1(v, b, h, Bits & 2 ? 2 : 0);
   }
   if (Clean && Bits != 8) v = _mm512_and_si512(v, _mm512_set1_epi32((1 << Bits) - 1));
   return v;
@@ -100,7 +120,7 @@ struct ClusterPolicy {
                                          _mm512_and_si512(lane, _mm512_set1_epi32(static_cast<int>(Dim - 1))));
     return lookup(idx, r.book);
   }
-  // Rows hold whole blocks of 32 (zero-padded) indices, so the tail decodes
+  // Rows hold whole (super)blocks of (zero-padded) indices, so the tail decodes
   // in bounds; lanes past K are zeroed.
   SPARQ_TARGET_AVX512 __m512 load(const Row& r, size_t k, __mmask16 m) const {
     return _mm512_maskz_mov_ps(m, load(r, k));
@@ -127,9 +147,10 @@ SPARQ_TARGET_AVX512 inline __m512 book_register(const void* codebook, ScaleType 
 }
 
 // One or two activation rows, scalar entries with at most 32 per codebook:
-// MR rows at once, whole 32-index blocks per step (one broadcast load per
-// plane and a shift per 16 lanes; each codebook converted once per tile and
-// held in registers), then a last half block and the K tail. Every
+// MR rows at once (each codebook converted once per tile and held in
+// registers). 4-bit with one activation row: whole superblocks of 128 per
+// step, each row's 64 index bytes loaded once and shifted per 16. Otherwise
+// whole 32-index blocks per step, then a last half block and the K tail. Every
 // accumulator sees the FMAs in k order and is reduced like avx512::tile's,
 // so results match the generic driver bit for bit.
 template <unsigned Bits, int MR, int NR>
@@ -149,8 +170,30 @@ SPARQ_TARGET_AVX512 void narrow_tile(const float* xg, const ClusteredWeights& w,
     return kTwo ? _mm512_permutex2var_ps(lo[i], v, hi[i]) : _mm512_permutexvar_ps(v, lo[i]);
   };
   constexpr size_t kStep = avx512::kLanes * NR;  // packed floats per 16 k
-  const size_t blocks = K / 32;
-  for (size_t blk = 0; blk < blocks; ++blk) {
+  size_t k0 = 0;                                  // k done by the whole-block loops
+  if constexpr (Bits == 4 && NR == 1) {
+    // One activation row, 4-bit: a 64-byte load per superblock of 128 and a
+    // shift per 16 (the indices of every row stay in registers).
+    const size_t supers = K / 128;
+    for (size_t sb = 0; sb < supers; ++sb) {
+      const float* xs = xg + 8 * sb * kStep;
+      __m512i v[MR];
+#pragma GCC unroll 8
+      for (int i = 0; i < MR; ++i) v[i] = _mm512_loadu_si512(idx[i] + sb * 64);
+#pragma GCC unroll 8
+      for (int g = 0; g < 8; ++g) {
+        const __m512 xv = _mm512_loadu_ps(xs + g * kStep);
+#pragma GCC unroll 8
+        for (int i = 0; i < MR; ++i) {
+          const __m512i vi = g == 0 ? v[i] : _mm512_srli_epi32(v[i], static_cast<unsigned>(4 * g));
+          acc[i][0] = _mm512_fmadd_ps(lookup(vi, i), xv, acc[i][0]);
+        }
+      }
+    }
+    k0 = 128 * supers;
+  }
+  const size_t blocks = (K - k0) / 32;
+  for (size_t blk = k0 / 32; blk < k0 / 32 + blocks; ++blk) {
     const float* xs = xg + 2 * blk * kStep;
     __m512 x0[NR], x1[NR];
 #pragma GCC unroll 8
@@ -169,9 +212,9 @@ SPARQ_TARGET_AVX512 void narrow_tile(const float* xg, const ClusteredWeights& w,
       }
     }
   }
-  // Rows hold whole blocks of 32 (zero-padded) indices, so the tail decodes
+  // Rows hold whole (super)blocks of (zero-padded) indices, so the tail decodes
   // in bounds; lanes past K are zeroed.
-  for (size_t k = 32 * blocks; k < K; k += avx512::kLanes) {
+  for (size_t k = k0 + 32 * blocks; k < K; k += avx512::kLanes) {
     const float* xs = xg + k / avx512::kLanes * kStep;
     const __mmask16 m = K - k >= avx512::kLanes ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (K - k)) - 1u);
 #pragma GCC unroll 8

@@ -1,7 +1,9 @@
 // k-means: exact 1-D clustering (sorted unique values with weights, then the
-// dynamic program of Ckmeans.1d.dp / Grønlund et al. 2017: SMAWK row minima,
-// O(k n), on layers of more than 65,536 rows, divide and conquer below) and
-// vector k-means (Lloyd with k-means++ seeding).
+// dynamic program of Ckmeans.1d.dp / Grønlund et al. 2017, whose layers' row
+// minima are monotone: on layers of more than 65,536 rows a batched sweep
+// with short SIMD windows, certified exact by a neighbour test and repaired
+// where it fails; divide and conquer with SIMD scans below) and vector
+// k-means (Lloyd with k-means++ seeding).
 //
 // Determinism: every result depends only on the inputs and the seed, never on
 // the thread count (work is split in fixed chunks and reduced in chunk order).

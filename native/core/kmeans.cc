@@ -155,17 +155,37 @@ struct Prefix {
   AlignedDoubles W, S1, S2;
   Prefix(const double* x, const double* wt, size_t n) : W(n + 1), S1(n + 1), S2(n + 1) {
     const double shift = x[n / 2];
+    // The sums run in order, once without stores to find each chunk's
+    // starting values, then per chunk on the pool (the same additions, so
+    // the same bits; the arrays' pages are first touched in parallel).
+    constexpr size_t kChunk = size_t{1} << 18;
+    const size_t chunks = (n + kChunk - 1) / kChunk;
+    std::vector<double> start(3 * chunks);
     double w = 0, s1 = 0, s2 = 0;
-    W.p[0] = S1.p[0] = S2.p[0] = 0;
     for (size_t i = 0; i < n; ++i) {
+      if (i % kChunk == 0) {
+        start[3 * (i / kChunk)] = w;
+        start[3 * (i / kChunk) + 1] = s1;
+        start[3 * (i / kChunk) + 2] = s2;
+      }
       const double d = x[i] - shift;
       w += wt[i];
       s1 += wt[i] * d;
       s2 += wt[i] * d * d;
-      W.p[i + 1] = w;
-      S1.p[i + 1] = s1;
-      S2.p[i + 1] = s2;
     }
+    W.p[0] = S1.p[0] = S2.p[0] = 0;
+    parallel_for(chunks, [&](size_t c) {
+      double cw = start[3 * c], cs1 = start[3 * c + 1], cs2 = start[3 * c + 2];
+      for (size_t i = c * kChunk; i < std::min(n, (c + 1) * kChunk); ++i) {
+        const double d = x[i] - shift;
+        cw += wt[i];
+        cs1 += wt[i] * d;
+        cs2 += wt[i] * d * d;
+        W.p[i + 1] = cw;
+        S1.p[i + 1] = cs1;
+        S2.p[i + 1] = cs2;
+      }
+    });
   }
   // Cost of one cluster holding values [i, j] (inclusive).
   double cost(size_t i, size_t j) const {
@@ -400,14 +420,15 @@ SPARQ_TARGET_AVX512 void leaf_avx512(const Cols& c, const Prefix& P, size_t j0, 
 // when full). Writes the rows' cur / opt; returns b. Every ISA level makes
 // the same decisions on the same values.
 constexpr size_t kBatchCols = 12, kBatchStep = 8, kBatchSlack = 4;
+constexpr size_t kProbe = 16, kProbeMax = 240;
 
-inline size_t batch_first_end(size_t a, size_t hi, bool full) {
-  return full ? hi : std::min(a + kBatchCols - 1, hi);
+inline size_t batch_first_end(size_t a, size_t hi, size_t end) {
+  return std::min(std::max(end, a), hi);
 }
 
-size_t batch_scalar(const Cols& c, const Prefix& P, size_t j0, size_t nr, size_t a, size_t ihi, bool full, double* cur, uint32_t* opt) {
+size_t batch_scalar(const Cols& c, const Prefix& P, size_t j0, size_t nr, size_t a, size_t ihi, size_t end, double* cur, uint32_t* opt) {
   const size_t hi = std::min(ihi, j0 + nr - 1);
-  size_t b = batch_first_end(a, hi, full);
+  size_t b = batch_first_end(a, hi, end);
   double best[8];
   size_t bi[8];
   RowEnd e[8];
@@ -435,9 +456,9 @@ size_t batch_scalar(const Cols& c, const Prefix& P, size_t j0, size_t nr, size_t
   return b;
 }
 
-SPARQ_TARGET_AVX2 size_t batch_avx2(const Cols& c, const Prefix& P, size_t j0, size_t nr, size_t a, size_t ihi, bool full, double* cur, uint32_t* opt) {
+SPARQ_TARGET_AVX2 size_t batch_avx2(const Cols& c, const Prefix& P, size_t j0, size_t nr, size_t a, size_t ihi, size_t end, double* cur, uint32_t* opt) {
   const size_t hi = std::min(ihi, j0 + nr - 1);
-  size_t b = batch_first_end(a, hi, full);
+  size_t b = batch_first_end(a, hi, end);
   // Lanes past the block repeat its last row (their results are dropped).
   alignas(32) double ew[8], es1[8], es2[8], jr[8];
   for (size_t r = 0; r < 8; ++r) {
@@ -498,13 +519,13 @@ SPARQ_TARGET_AVX512 inline __m512d column_avx512(const double* cw, const double*
   return _mm512_add_pd(_mm512_set1_pd(cpv[i]), _mm512_max_pd(v, _mm512_setzero_pd()));
 }
 
-SPARQ_TARGET_AVX512 size_t batch_avx512(const Cols& c, const Prefix& P, size_t j0, size_t nr, size_t a, size_t ihi, bool full, double* cur, uint32_t* opt) {
+SPARQ_TARGET_AVX512 size_t batch_avx512(const Cols& c, const Prefix& P, size_t j0, size_t nr, size_t a, size_t ihi, size_t end, double* cur, uint32_t* opt) {
   const double* const cw = c.w;
   const double* const cs1 = c.s1;
   const double* const cs2 = c.s2;
   const double* const cpv = c.pv;
   const size_t hi = std::min(ihi, j0 + nr - 1);
-  size_t b = batch_first_end(a, hi, full);
+  size_t b = batch_first_end(a, hi, end);
   const __mmask8 in = static_cast<__mmask8>((1u << nr) - 1);
   const __m512d bw = _mm512_maskz_loadu_pd(in, P.W.p + j0 + 1), bs1 = _mm512_maskz_loadu_pd(in, P.S1.p + j0 + 1);
   const __m512d bs2 = _mm512_maskz_loadu_pd(in, P.S2.p + j0 + 1);
@@ -636,10 +657,10 @@ struct Layer {
       }
     }
   }
-  size_t batch(size_t j0, size_t nr, size_t a, size_t ihi, bool full) const {
-    if (isa == Isa::kAvx512) return batch_avx512(cols, P, j0, nr, a, ihi, full, cur, opt);
-    if (isa == Isa::kAvx2) return batch_avx2(cols, P, j0, nr, a, ihi, full, cur, opt);
-    return batch_scalar(cols, P, j0, nr, a, ihi, full, cur, opt);
+  size_t batch(size_t j0, size_t nr, size_t a, size_t ihi, size_t end) const {
+    if (isa == Isa::kAvx512) return batch_avx512(cols, P, j0, nr, a, ihi, end, cur, opt);
+    if (isa == Isa::kAvx2) return batch_avx2(cols, P, j0, nr, a, ihi, end, cur, opt);
+    return batch_scalar(cols, P, j0, nr, a, ihi, end, cur, opt);
   }
 
   // Rows [jlo, jhi] whose minimisers lie in [ilo, ihi], ilo and ihi being
@@ -662,7 +683,22 @@ struct Layer {
     size_t a = ilo;
     for (size_t j0 = jlo; j0 <= jhi; j0 += 8) {
       const size_t nr = std::min<size_t>(8, jhi - j0 + 1);
-      ends[(j0 - jlo) / 8] = static_cast<uint32_t>(batch(j0, nr, a, ihi, j0 + nr - 1 == jhi));
+      const size_t jl = j0 + nr - 1, lim = std::min(ihi, jl);
+      size_t b = batch(j0, nr, a, ihi, jl == jhi ? ihi : a + kBatchCols - 1);
+      // Probes further right on the last row: a better column there means
+      // the window stopped in a local minimum; redo the batch past it.
+      for (size_t d = kProbe; b < lim;) {
+        const size_t pc = b + d;
+        if (pc > lim) break;
+        if (value_scalar(cols, RowEnd{P.W.p[jl + 1], P.S1.p[jl + 1], P.S2.p[jl + 1]}, pc) < cur[jl + 1]) {
+          b = batch(j0, nr, a, ihi, pc + kBatchSlack);
+          d = kProbe;
+        } else {
+          if (d >= kProbeMax) break;
+          d = 2 * d + kProbe;
+        }
+      }
+      ends[(j0 - jlo) / 8] = static_cast<uint32_t>(b);
       for (size_t j = j0 + 1; j < j0 + nr; ++j)
         if (opt[j] < opt[j - 1]) return rec(jlo, jhi, ilo, ihi);
       // Rows before j0 must have seen columns up to the next row's minimiser.
@@ -755,18 +791,31 @@ struct Backtrack {
     else parallel_for(chunks, one);
   }
 
-  // opt[j]: the position of set bit number j - jlo.
-  size_t decode(size_t j) const {
+  // opt[j]: the position of set bit number j - jlo (popcnt: with the
+  // POPCNT instruction rather than the generic builtin).
+  size_t decode(size_t j, bool popcnt) const {
     size_t need = j - jlo;  // set bits to skip
+    const size_t w = popcnt ? skip_words_popcnt(bits.data(), &need) : skip_words(bits.data(), &need);
+    uint64_t v = bits[w];
+    for (; need > 0; --need) v &= v - 1;
+    const size_t p = w * 64 + static_cast<size_t>(__builtin_ctzll(v));
+    return base + p - (j - jlo);
+  }
+
+  // The word holding set bit number *need (counted from bits[0]); *need
+  // becomes its rank within that word.
+  static size_t skip_words(const uint64_t* b, size_t* need) {
     for (size_t w = 0;; ++w) {
-      uint64_t v = bits[w];
-      const size_t c = static_cast<size_t>(__builtin_popcountll(v));
-      if (need < c) {
-        for (; need > 0; --need) v &= v - 1;
-        const size_t p = w * 64 + static_cast<size_t>(__builtin_ctzll(v));
-        return base + p - (j - jlo);
-      }
-      need -= c;
+      const size_t c = static_cast<size_t>(__builtin_popcountll(b[w]));
+      if (*need < c) return w;
+      *need -= c;
+    }
+  }
+  SPARQ_TARGET_AVX2 static size_t skip_words_popcnt(const uint64_t* b, size_t* need) {
+    for (size_t w = 0;; ++w) {
+      const size_t c = static_cast<size_t>(__builtin_popcountll(b[w]));
+      if (*need < c) return w;
+      *need -= c;
     }
   }
 };
@@ -844,7 +893,7 @@ size_t kmeans1d_sorted(const double* x, const double* w, size_t n, size_t k,
     (*starts)[kk - 1] = last_opt;
     size_t j = last_opt - 1;
     for (size_t q = kk - 2; q >= 1; --q) {
-      const size_t i = track[q].decode(j);
+      const size_t i = track[q].decode(j, isa != Isa::kScalar);
       (*starts)[q] = i;
       j = i - 1;
     }

@@ -419,8 +419,9 @@ SPARQ_TARGET_AVX512 void leaf_avx512(const Cols& c, const Prefix& P, size_t j0, 
 // lies within kBatchSlack of it, up to hi = min(ihi, j0 + nr - 1) (at once
 // when full). Writes the rows' cur / opt; returns b. Every ISA level makes
 // the same decisions on the same values.
-constexpr size_t kBatchCols = 12, kBatchStep = 8, kBatchSlack = 4;
-constexpr size_t kProbe = 16, kProbeMax = 240;
+constexpr size_t kBatchCols = 6, kBatchStep = 4, kBatchSlack = 2;
+constexpr size_t kProbes = 4;
+inline size_t probe_offset(size_t t) { return (size_t{32} << t) - 16; }  // 16, 48, 112, 240
 
 inline size_t batch_first_end(size_t a, size_t hi, size_t end) {
   return std::min(std::max(end, a), hi);
@@ -685,18 +686,19 @@ struct Layer {
       const size_t nr = std::min<size_t>(8, jhi - j0 + 1);
       const size_t jl = j0 + nr - 1, lim = std::min(ihi, jl);
       size_t b = batch(j0, nr, a, ihi, jl == jhi ? ihi : a + kBatchCols - 1);
-      // Probes further right on the last row: a better column there means
-      // the window stopped in a local minimum; redo the batch past it.
-      for (size_t d = kProbe; b < lim;) {
-        const size_t pc = b + d;
-        if (pc > lim) break;
-        if (value_scalar(cols, RowEnd{P.W.p[jl + 1], P.S1.p[jl + 1], P.S2.p[jl + 1]}, pc) < cur[jl + 1]) {
-          b = batch(j0, nr, a, ihi, pc + kBatchSlack);
-          d = kProbe;
-        } else {
-          if (d >= kProbeMax) break;
-          d = 2 * d + kProbe;
-        }
+      // Probes further right on the last row (b + 16, 48, 112, 240): a
+      // better column there means the window stopped in a local minimum;
+      // redo the batch past the first such probe.
+      const RowEnd el{P.W.p[jl + 1], P.S1.p[jl + 1], P.S2.p[jl + 1]};
+      for (;;) {
+        double pv[kProbes];
+        size_t np = 0;
+        while (np < kProbes && b + probe_offset(np) <= lim) ++np;
+        for (size_t t = 0; t < np; ++t) pv[t] = value_scalar(cols, el, b + probe_offset(t));
+        size_t t = 0;
+        while (t < np && !(pv[t] < cur[jl + 1])) ++t;
+        if (t == np) break;
+        b = batch(j0, nr, a, ihi, b + probe_offset(t) + kBatchSlack);
       }
       ends[(j0 - jlo) / 8] = static_cast<uint32_t>(b);
       for (size_t j = j0 + 1; j < j0 + nr; ++j)

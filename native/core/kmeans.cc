@@ -719,47 +719,6 @@ struct Layer {
   }
 };
 
-struct Task {
-  size_t jlo, jhi, ilo, ihi;
-};
-
-// Rows [jlo, jhi] of a layer with candidate columns [ilo, ihi].
-void solve_layer(const Layer& L, size_t jlo, size_t jhi, size_t ilo, size_t ihi) {
-  constexpr size_t kSmall = size_t{1} << 16;
-  if (jhi - jlo < kSmall) {
-    L.rec(jlo, jhi, ilo, ihi);
-    return;
-  }
-  // Large layers: a few levels of middle rows split the rows into a fixed
-  // number of independent ranges (fixed by the row count only, so results do
-  // not depend on the thread count), each solved on the pool.
-  std::vector<Task> tasks{{jlo, jhi, ilo, ihi}};
-  int levels = 0;  // up to 64 ranges of about 2^17 rows
-  while (levels < 2 && ((jhi - jlo) >> levels) > (size_t{1} << 17)) ++levels;
-  for (int level = 0; level < levels; ++level) {
-    std::vector<size_t> bis(tasks.size());
-    parallel_for(tasks.size(), [&](size_t t) {
-      const Task& k = tasks[t];
-      if (k.jlo > k.jhi) return;
-      const size_t mid = k.jlo + (k.jhi - k.jlo) / 2, hi = std::min(k.ihi, mid);
-      bis[t] = L.solve_one(mid, L.lower(mid, k.ilo, hi), hi);
-    });
-    std::vector<Task> next;
-    for (size_t t = 0; t < tasks.size(); ++t) {
-      const Task& k = tasks[t];
-      if (k.jlo > k.jhi) continue;
-      const size_t mid = k.jlo + (k.jhi - k.jlo) / 2;
-      if (mid > k.jlo) next.push_back({k.jlo, mid - 1, k.ilo, bis[t]});
-      if (mid < k.jhi) next.push_back({mid + 1, k.jhi, bis[t], k.ihi});
-    }
-    tasks.swap(next);
-  }
-  parallel_for(tasks.size(), [&](size_t t) {
-    const Task& k = tasks[t];
-    L.sweep(k.jlo, k.jhi, k.ilo, k.ihi);
-  });
-}
-
 // The minimisers of one layer, non-decreasing in j, as a bit vector: row
 // jlo + t sets bit t + (opt[jlo + t] - base), base = opt[jlo]. At most 2 bits
 // per row (instead of 32).
@@ -767,28 +726,36 @@ struct Backtrack {
   size_t jlo = 0, base = 0;
   std::vector<uint64_t> bits;
 
-  void encode(const uint32_t* opt, size_t lo, size_t hi) {
+  // Rows [lo, hi] whose minimisers lie in [lo, hi] (row lo has the single
+  // candidate lo, so base = lo): all bits clear, room for 2 per row.
+  void init(size_t lo, size_t hi) {
     jlo = lo;
-    base = opt[lo];
-    const size_t nbits = (hi - lo + 1) + (opt[hi] - base);
-    bits.assign(nbits / 64 + 1, 0);
-    constexpr size_t kChunk = size_t{1} << 16;
-    const size_t rows = hi - lo + 1, chunks = (rows + kChunk - 1) / kChunk;
-    uint64_t* b = bits.data();
-    const auto one = [&](size_t c) {
-      uint64_t acc = 0;
-      size_t word = SIZE_MAX;
-      for (size_t t = c * kChunk; t < std::min(rows, (c + 1) * kChunk); ++t) {
-        const size_t p = t + (opt[lo + t] - base);
-        if ((p >> 6) != word) {
-          if (word != SIZE_MAX) __atomic_fetch_or(b + word, acc, __ATOMIC_RELAXED);
-          word = p >> 6;
-          acc = 0;
-        }
-        acc |= uint64_t{1} << (p & 63);
+    base = lo;
+    bits.assign((2 * (hi - lo) + 1) / 64 + 1, 0);
+  }
+
+  // Sets the bits of rows [a, b] (atomic ORs: ranges may share words).
+  void encode_rows(const uint32_t* opt, size_t a, size_t b) {
+    uint64_t* w = bits.data();
+    uint64_t acc = 0;
+    size_t word = SIZE_MAX;
+    for (size_t j = a; j <= b; ++j) {
+      const size_t p = (j - jlo) + (opt[j] - base);
+      if ((p >> 6) != word) {
+        if (word != SIZE_MAX) __atomic_fetch_or(w + word, acc, __ATOMIC_RELAXED);
+        word = p >> 6;
+        acc = 0;
       }
-      if (word != SIZE_MAX) __atomic_fetch_or(b + word, acc, __ATOMIC_RELAXED);
-    };
+      acc |= uint64_t{1} << (p & 63);
+    }
+    if (word != SIZE_MAX) __atomic_fetch_or(w + word, acc, __ATOMIC_RELAXED);
+  }
+
+  // All rows [jlo, hi], in fixed chunks on the pool.
+  void encode(const uint32_t* opt, size_t hi) {
+    constexpr size_t kChunk = size_t{1} << 16;
+    const size_t rows = hi - jlo + 1, chunks = (rows + kChunk - 1) / kChunk;
+    const auto one = [&](size_t c) { encode_rows(opt, jlo + c * kChunk, jlo + std::min(rows, (c + 1) * kChunk) - 1); };
     if (chunks == 1) one(0);
     else parallel_for(chunks, one);
   }
@@ -821,6 +788,51 @@ struct Backtrack {
     }
   }
 };
+
+struct Task {
+  size_t jlo, jhi, ilo, ihi;
+};
+
+// Rows [jlo, jhi] of a layer with candidate columns [ilo, ihi]; their
+// minimisers go to *track (initialised for the rows).
+void solve_layer(const Layer& L, size_t jlo, size_t jhi, size_t ilo, size_t ihi, Backtrack* track) {
+  constexpr size_t kSmall = size_t{1} << 16;
+  if (jhi - jlo < kSmall) {
+    L.rec(jlo, jhi, ilo, ihi);
+    track->encode(L.opt, jhi);
+    return;
+  }
+  // Large layers: a few levels of middle rows split the rows into a fixed
+  // number of independent ranges (fixed by the row count only, so results do
+  // not depend on the thread count), each solved on the pool.
+  std::vector<Task> tasks{{jlo, jhi, ilo, ihi}};
+  int levels = 0;  // up to 64 ranges of about 2^17 rows
+  while (levels < 2 && ((jhi - jlo) >> levels) > (size_t{1} << 17)) ++levels;
+  for (int level = 0; level < levels; ++level) {
+    std::vector<size_t> bis(tasks.size());
+    parallel_for(tasks.size(), [&](size_t t) {
+      const Task& k = tasks[t];
+      if (k.jlo > k.jhi) return;
+      const size_t mid = k.jlo + (k.jhi - k.jlo) / 2, hi = std::min(k.ihi, mid);
+      bis[t] = L.solve_one(mid, L.lower(mid, k.ilo, hi), hi);
+      track->encode_rows(L.opt, mid, mid);
+    });
+    std::vector<Task> next;
+    for (size_t t = 0; t < tasks.size(); ++t) {
+      const Task& k = tasks[t];
+      if (k.jlo > k.jhi) continue;
+      const size_t mid = k.jlo + (k.jhi - k.jlo) / 2;
+      if (mid > k.jlo) next.push_back({k.jlo, mid - 1, k.ilo, bis[t]});
+      if (mid < k.jhi) next.push_back({mid + 1, k.jhi, bis[t], k.ihi});
+    }
+    tasks.swap(next);
+  }
+  parallel_for(tasks.size(), [&](size_t t) {
+    const Task& k = tasks[t];
+    L.sweep(k.jlo, k.jhi, k.ilo, k.ihi);
+    track->encode_rows(L.opt, k.jlo, k.jhi);  // while its minimisers are fresh in cache
+  });
+}
 
 }  // namespace
 
@@ -886,8 +898,8 @@ size_t kmeans1d_sorted(const double* x, const double* w, size_t n, size_t k,
         last_opt = L.solve_one(jhi, q, jhi);
         break;
       }
-      solve_layer(L, q, jhi, q, jhi);
-      track[q].encode(opt, q, jhi);
+      track[q].init(q, jhi);
+      solve_layer(L, q, jhi, q, jhi, &track[q]);
       prev_jhi = jhi;
       std::swap(pv, nv);
       std::swap(opt, opt_prev);

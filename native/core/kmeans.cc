@@ -420,8 +420,8 @@ SPARQ_TARGET_AVX512 void leaf_avx512(const Cols& c, const Prefix& P, size_t j0, 
 // when full). Writes the rows' cur / opt; returns b. Every ISA level makes
 // the same decisions on the same values.
 constexpr size_t kBatchCols = 6, kBatchStep = 4, kBatchSlack = 2;
-constexpr size_t kProbes = 4;
-inline size_t probe_offset(size_t t) { return (size_t{32} << t) - 16; }  // 16, 48, 112, 240
+constexpr size_t kProbes = 5;
+inline size_t probe_offset(size_t t) { return (size_t{32} << t) - 16; }  // 16, 48, 112, 240, 496
 
 inline size_t batch_first_end(size_t a, size_t hi, size_t end) {
   return std::min(std::max(end, a), hi);
@@ -686,7 +686,7 @@ struct Layer {
       const size_t nr = std::min<size_t>(8, jhi - j0 + 1);
       const size_t jl = j0 + nr - 1, lim = std::min(ihi, jl);
       size_t b = batch(j0, nr, a, ihi, jl == jhi ? ihi : a + kBatchCols - 1);
-      // Probes further right on the last row (b + 16, 48, 112, 240): a
+      // Probes further right on the last row (b + probe_offset): a
       // better column there means the window stopped in a local minimum;
       // redo the batch past the first such probe.
       const RowEnd el{P.W.p[jl + 1], P.S1.p[jl + 1], P.S2.p[jl + 1]};

@@ -24,32 +24,48 @@ inline uint32_t f32_key(uint32_t u) { return (u & 0x80000000u) ? ~u : (u | 0x800
 inline float key_f32(uint32_t k) { return bits_f32((k & 0x80000000u) ? (k & 0x7FFFFFFFu) : ~k); }
 
 // LSD radix sort of 64-bit items on their upper 32 bits (3 passes of 11,
-// 11, 10 bits); the lower 32 bits travel along.
+// 11, 10 bits); the lower 32 bits travel along. Stable, so equal keys keep
+// their input order. Each pass splits the items into a fixed number of
+// parts on the pool (histograms, then scatters at offsets in part order: the
+// same permutation whatever the thread count).
 void radix_sort_hi32(std::vector<uint64_t>& a) {
   const size_t n = a.size();
   std::vector<uint64_t> tmp(n);
   constexpr int kShift[3] = {32, 43, 54};
   constexpr uint32_t kMask[3] = {0x7FF, 0x7FF, 0x3FF};
-  std::vector<size_t> hist(3 * 2048, 0);
-  for (size_t i = 0; i < n; ++i) {
-    const uint64_t v = a[i];
-    for (int p = 0; p < 3; ++p) ++hist[p * 2048 + ((v >> kShift[p]) & kMask[p])];
-  }
+  constexpr size_t kParts = 16, kBuckets = 2048;
+  const size_t part = (n + kParts - 1) / kParts;
+  std::vector<size_t> hist(kParts * kBuckets);
   uint64_t* src = a.data();
   uint64_t* dst = tmp.data();
   for (int p = 0; p < 3; ++p) {
-    size_t* h = hist.data() + p * 2048;
-    if (h[(src[0] >> kShift[p]) & kMask[p]] == n) continue;  // one bucket: already in order
+    const int sh = kShift[p];
+    const uint32_t mask = kMask[p];
+    parallel_for(kParts, [&](size_t c) {
+      size_t* h = hist.data() + c * kBuckets;
+      std::fill(h, h + kBuckets, size_t{0});
+      for (size_t i = c * part; i < std::min(n, (c + 1) * part); ++i) ++h[(src[i] >> sh) & mask];
+    });
+    // Offsets: bucket by bucket, parts in order within a bucket.
     size_t sum = 0;
-    for (size_t b = 0; b < 2048; ++b) {
-      const size_t c = h[b];
-      h[b] = sum;
-      sum += c;
+    bool one_bucket = false;
+    for (size_t b = 0; b < kBuckets; ++b) {
+      const size_t start = sum;
+      for (size_t c = 0; c < kParts; ++c) {
+        const size_t cnt = hist[c * kBuckets + b];
+        hist[c * kBuckets + b] = sum;
+        sum += cnt;
+      }
+      if (sum - start == n) one_bucket = true;
     }
-    for (size_t i = 0; i < n; ++i) {
-      const uint64_t v = src[i];
-      dst[h[(v >> kShift[p]) & kMask[p]]++] = v;
-    }
+    if (one_bucket) continue;  // already in order on this digit
+    parallel_for(kParts, [&](size_t c) {
+      size_t* h = hist.data() + c * kBuckets;
+      for (size_t i = c * part; i < std::min(n, (c + 1) * part); ++i) {
+        const uint64_t v = src[i];
+        dst[h[(v >> sh) & mask]++] = v;
+      }
+    });
     std::swap(src, dst);
   }
   if (src != a.data()) std::memcpy(a.data(), src, n * sizeof(uint64_t));
@@ -110,19 +126,32 @@ int unique_half(const uint16_t* v, bool bf16, size_t n, const float* weights, We
 int unique_f32(const float* v, size_t n, const float* weights, WeightedValues* out,
                size_t* bad_index) {
   std::vector<uint64_t> items(n);
-  for (size_t i = 0; i < n; ++i) {
-    const uint32_t u = f32_bits(v[i]);
-    if ((u & 0x7F800000u) == 0x7F800000u) {
-      *bad_index = i;
+  constexpr size_t kParts = 16;
+  const size_t part = (n + kParts - 1) / kParts;
+  std::vector<size_t> bad(kParts, SIZE_MAX);  // first non-finite value per part
+  parallel_for(kParts, [&](size_t c) {
+    for (size_t i = c * part; i < std::min(n, (c + 1) * part); ++i) {
+      const uint32_t u = f32_bits(v[i]);
+      if ((u & 0x7F800000u) == 0x7F800000u) {
+        bad[c] = i;
+        return;
+      }
+      const uint32_t wb = weights ? f32_bits(weights[i]) : 0;
+      items[i] = (static_cast<uint64_t>(f32_key(u)) << 32) | wb;
+    }
+  });
+  for (size_t c = 0; c < kParts; ++c)
+    if (bad[c] != SIZE_MAX) {
+      *bad_index = bad[c];
       return kKmeansNonFinite;
     }
-    const uint32_t wb = weights ? f32_bits(weights[i]) : 0;
-    items[i] = (static_cast<uint64_t>(f32_key(u)) << 32) | wb;
-  }
   if (n >= 4096) radix_sort_hi32(items);
   else std::sort(items.begin(), items.end());  // same order on the key (weights are >= 0)
-  out->x.reserve(std::min<size_t>(n, 1 << 20));
-  out->w.reserve(std::min<size_t>(n, 1 << 20));
+  // Room for every distinct key at once (no regrowth of hundreds of MiB).
+  size_t keys = n > 0 ? 1 : 0;
+  for (size_t i = 1; i < n; ++i) keys += (items[i] >> 32) != (items[i - 1] >> 32);
+  out->x.reserve(keys);
+  out->w.reserve(keys);
   for (size_t i = 0; i < n;) {
     const uint32_t key = static_cast<uint32_t>(items[i] >> 32);
     double w = 0;

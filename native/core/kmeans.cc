@@ -444,10 +444,10 @@ SPARQ_TARGET_AVX512 void leaf_avx512(const Cols& c, const Prefix& P, size_t j0, 
 
 // Row minima of a batch of nr <= 8 consecutive rows [j0, j0 + nr) over one
 // shared window of columns [a, b] (row j sees [a, min(b, j)]): b starts at
-// a + kBatchCols - 1 and grows by kBatchStep while the last row's minimiser
-// lies within kBatchSlack of it, up to hi = min(ihi, j0 + nr - 1) (at once
-// when full). Writes the rows' cur / opt; returns b. Every ISA level makes
-// the same decisions on the same values.
+// end (the sweep passes a + kBatchCols - 1, or further) and grows by
+// kBatchStep while the last row's minimiser lies within kBatchSlack of it,
+// up to hi = min(ihi, j0 + nr - 1). Writes the rows' cur / opt; returns b.
+// Every ISA level makes the same decisions on the same values.
 constexpr size_t kBatchCols = 6, kBatchStep = 4, kBatchSlack = 2;
 constexpr size_t kProbes = 5;
 inline size_t probe_offset(size_t t) { return (size_t{32} << t) - 16; }  // 16, 48, 112, 240, 496
@@ -602,8 +602,10 @@ SPARQ_TARGET_AVX512 size_t batch_avx512(const Cols& c, const Prefix& P, size_t j
 
 // One DP layer: for rows j, cur[j + 1] = min over i in [q, j] of pv[i] +
 // cost(i, j) and opt[j] = the leftmost minimising i. The cost is Monge, so the
-// leftmost row minima are non-decreasing in j: divide and conquer over the
-// rows, each middle row scanned (SIMD) between its neighbours' minimisers.
+// leftmost row minima are non-decreasing in j. Two ways to find them: divide
+// and conquer over the rows (rec: each middle row scanned, SIMD, between its
+// neighbours' minimisers; small layers and the fallback), and the batched
+// sweep (sweep: large layers, fewer evaluations per row).
 struct Layer {
   const Prefix& P;
   Cols cols;
@@ -831,11 +833,12 @@ void solve_layer(const Layer& L, size_t jlo, size_t jhi, size_t ilo, size_t ihi,
     track->encode(L.opt, jhi);
     return;
   }
-  // Large layers: a few levels of middle rows split the rows into a fixed
-  // number of independent ranges (fixed by the row count only, so results do
-  // not depend on the thread count), each solved on the pool.
+  // Large layers: two levels of middle rows (exact, by scans split on the
+  // pool) cut the rows into 4 independent ranges (fixed by the row count
+  // only, so results do not depend on the thread count), each swept on the
+  // pool. More ranges would cost another scan of most columns per level.
   std::vector<Task> tasks{{jlo, jhi, ilo, ihi}};
-  int levels = 0;  // up to 64 ranges of about 2^17 rows
+  int levels = 0;
   while (levels < 2 && ((jhi - jlo) >> levels) > (size_t{1} << 17)) ++levels;
   for (int level = 0; level < levels; ++level) {
     std::vector<size_t> bis(tasks.size());

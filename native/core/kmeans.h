@@ -29,7 +29,8 @@ enum KmeansStatus : int {
 
 // Largest DP (cells: layers x distinct values) the exact 1-D clustering
 // attempts. The backtrack keeps at most 2 bits per cell (512 MiB at the cap),
-// plus 4 x 8 + 8 + 2 x 4 = 48 bytes per distinct value of working arrays.
+// plus 5 x 8 + 2 x 4 = 48 bytes per distinct value of working arrays (prefix
+// sums, two layers of costs, two of minimisers).
 constexpr size_t kKmeansMaxDpCells = size_t{1} << 31;
 
 inline bool kmeans1d_fits(size_t k, size_t distinct) {

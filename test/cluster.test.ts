@@ -68,7 +68,7 @@ describe('kmeans in 1-D (exact)', () => {
     }
   });
 
-  it('is exact on large layers (SMAWK, compact backtrack) with many distinct values, weighted or not, whatever the thread count', () => {
+  it('is exact on large layers (batched sweep with its exactness test and repairs, compact backtrack) with many distinct values, weighted or not, whatever the thread count', () => {
     // > 65,536 rows per DP layer: the linear-time row minima split over the pool
     const n = 150000;
     const values = syntheticWeights(n, 'student-t', rng(17));
@@ -86,6 +86,33 @@ describe('kmeans in 1-D (exact)', () => {
         setNumThreads(threads);
         expect(one.inertia).toBe(res.inertia);
         expect(Array.from(one.centroids)).toEqual(Array.from(res.centroids));
+      }
+    }
+  });
+
+  it('is exact on large layers of evenly spaced, clumped or heavily repeated values (flat stretches and jumps of the minimisers)', () => {
+    // > 65,536 distinct values, so the batched sweep runs: a grid (many equal
+    // costs), a grid with a few far clumps, and a grid whose values repeat
+    // with varying weights
+    const r = rng(23);
+    const n = 140000;
+    const grid = Float32Array.from({ length: n }, (_, i) => i % 70001);
+    const clumps = Float32Array.from({ length: n }, (_, i) => (i % 9 === 0 ? 1e6 + (i % 5) : i));
+    const weights = Float32Array.from({ length: n }, () => (r() < 0.1 ? 0 : 1 + Math.floor(r() * 4)));
+    const threads = getNumThreads();
+    for (const values of [grid, clumps]) {
+      for (const k of [3, 16]) {
+        for (const w of [undefined, weights]) {
+          const best = kmeans1dDivideConquer(values, k, w);
+          const scale = scaleOf(values, w);
+          const res = kmeans(values, { k, weights: w });
+          closeCost(res.inertia, best, scale);
+          setNumThreads(1);
+          const one = kmeans(values, { k, weights: w });
+          setNumThreads(threads);
+          expect(one.inertia).toBe(res.inertia);
+          expect(Array.from(one.centroids)).toEqual(Array.from(res.centroids));
+        }
       }
     }
   });

@@ -4,12 +4,14 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <utility>
 
 #include <immintrin.h>
 
 #include "half.h"
 #include "kernels.h"
+#include "target.h"
 #include "thread_pool.h"
 
 namespace sparq {
@@ -22,32 +24,48 @@ inline uint32_t f32_key(uint32_t u) { return (u & 0x80000000u) ? ~u : (u | 0x800
 inline float key_f32(uint32_t k) { return bits_f32((k & 0x80000000u) ? (k & 0x7FFFFFFFu) : ~k); }
 
 // LSD radix sort of 64-bit items on their upper 32 bits (3 passes of 11,
-// 11, 10 bits); the lower 32 bits travel along.
+// 11, 10 bits); the lower 32 bits travel along. Stable, so equal keys keep
+// their input order. Each pass splits the items into a fixed number of
+// parts on the pool (histograms, then scatters at offsets in part order: the
+// same permutation whatever the thread count).
 void radix_sort_hi32(std::vector<uint64_t>& a) {
   const size_t n = a.size();
   std::vector<uint64_t> tmp(n);
   constexpr int kShift[3] = {32, 43, 54};
   constexpr uint32_t kMask[3] = {0x7FF, 0x7FF, 0x3FF};
-  std::vector<size_t> hist(3 * 2048, 0);
-  for (size_t i = 0; i < n; ++i) {
-    const uint64_t v = a[i];
-    for (int p = 0; p < 3; ++p) ++hist[p * 2048 + ((v >> kShift[p]) & kMask[p])];
-  }
+  constexpr size_t kParts = 16, kBuckets = 2048;
+  const size_t part = (n + kParts - 1) / kParts;
+  std::vector<size_t> hist(kParts * kBuckets);
   uint64_t* src = a.data();
   uint64_t* dst = tmp.data();
   for (int p = 0; p < 3; ++p) {
-    size_t* h = hist.data() + p * 2048;
-    if (h[(src[0] >> kShift[p]) & kMask[p]] == n) continue;  // one bucket: already in order
+    const int sh = kShift[p];
+    const uint32_t mask = kMask[p];
+    parallel_for(kParts, [&](size_t c) {
+      size_t* h = hist.data() + c * kBuckets;
+      std::fill(h, h + kBuckets, size_t{0});
+      for (size_t i = c * part; i < std::min(n, (c + 1) * part); ++i) ++h[(src[i] >> sh) & mask];
+    });
+    // Offsets: bucket by bucket, parts in order within a bucket.
     size_t sum = 0;
-    for (size_t b = 0; b < 2048; ++b) {
-      const size_t c = h[b];
-      h[b] = sum;
-      sum += c;
+    bool one_bucket = false;
+    for (size_t b = 0; b < kBuckets; ++b) {
+      const size_t start = sum;
+      for (size_t c = 0; c < kParts; ++c) {
+        const size_t cnt = hist[c * kBuckets + b];
+        hist[c * kBuckets + b] = sum;
+        sum += cnt;
+      }
+      if (sum - start == n) one_bucket = true;
     }
-    for (size_t i = 0; i < n; ++i) {
-      const uint64_t v = src[i];
-      dst[h[(v >> kShift[p]) & kMask[p]]++] = v;
-    }
+    if (one_bucket) continue;  // already in order on this digit
+    parallel_for(kParts, [&](size_t c) {
+      size_t* h = hist.data() + c * kBuckets;
+      for (size_t i = c * part; i < std::min(n, (c + 1) * part); ++i) {
+        const uint64_t v = src[i];
+        dst[h[(v >> sh) & mask]++] = v;
+      }
+    });
     std::swap(src, dst);
   }
   if (src != a.data()) std::memcpy(a.data(), src, n * sizeof(uint64_t));
@@ -108,19 +126,32 @@ int unique_half(const uint16_t* v, bool bf16, size_t n, const float* weights, We
 int unique_f32(const float* v, size_t n, const float* weights, WeightedValues* out,
                size_t* bad_index) {
   std::vector<uint64_t> items(n);
-  for (size_t i = 0; i < n; ++i) {
-    const uint32_t u = f32_bits(v[i]);
-    if ((u & 0x7F800000u) == 0x7F800000u) {
-      *bad_index = i;
+  constexpr size_t kParts = 16;
+  const size_t part = (n + kParts - 1) / kParts;
+  std::vector<size_t> bad(kParts, SIZE_MAX);  // first non-finite value per part
+  parallel_for(kParts, [&](size_t c) {
+    for (size_t i = c * part; i < std::min(n, (c + 1) * part); ++i) {
+      const uint32_t u = f32_bits(v[i]);
+      if ((u & 0x7F800000u) == 0x7F800000u) {
+        bad[c] = i;
+        return;
+      }
+      const uint32_t wb = weights ? f32_bits(weights[i]) : 0;
+      items[i] = (static_cast<uint64_t>(f32_key(u)) << 32) | wb;
+    }
+  });
+  for (size_t c = 0; c < kParts; ++c)
+    if (bad[c] != SIZE_MAX) {
+      *bad_index = bad[c];
       return kKmeansNonFinite;
     }
-    const uint32_t wb = weights ? f32_bits(weights[i]) : 0;
-    items[i] = (static_cast<uint64_t>(f32_key(u)) << 32) | wb;
-  }
   if (n >= 4096) radix_sort_hi32(items);
   else std::sort(items.begin(), items.end());  // same order on the key (weights are >= 0)
-  out->x.reserve(std::min<size_t>(n, 1 << 20));
-  out->w.reserve(std::min<size_t>(n, 1 << 20));
+  // Room for every distinct key at once (no regrowth of hundreds of MiB).
+  size_t keys = n > 0 ? 1 : 0;
+  for (size_t i = 1; i < n; ++i) keys += (items[i] >> 32) != (items[i - 1] >> 32);
+  out->x.reserve(keys);
+  out->w.reserve(keys);
   for (size_t i = 0; i < n;) {
     const uint32_t key = static_cast<uint32_t>(items[i] >> 32);
     double w = 0;
@@ -133,83 +164,143 @@ int unique_f32(const float* v, size_t n, const float* weights, WeightedValues* o
   return kKmeansOk;
 }
 
+// Working arrays of the DP, 64-byte aligned (whole cache lines per SIMD load).
+template <typename T>
+struct AlignedArray {
+  T* p = nullptr;
+  explicit AlignedArray(size_t n) {
+    p = static_cast<T*>(::operator new[]((n + 64 / sizeof(T)) * sizeof(T), std::align_val_t{64}));
+  }
+  ~AlignedArray() { ::operator delete[](p, std::align_val_t{64}); }
+  AlignedArray(const AlignedArray&) = delete;
+  AlignedArray& operator=(const AlignedArray&) = delete;
+};
+using AlignedDoubles = AlignedArray<double>;
+
 // Prefix sums of w, w x and w x^2 (x shifted by a central value so clusters
-// near it lose few digits to cancellation), interleaved with pv[i] = the
-// previous DP layer's cost of values [0, i - 1] so that one evaluation
-// touches two 32-byte records.
+// near it lose few digits to cancellation), as separate arrays so that SIMD
+// scans load 4 or 8 consecutive candidates per instruction.
 struct Prefix {
-  struct Rec {
-    double w, s1, s2, pv;
-  };
-  std::vector<Rec> r;
-  Prefix(const double* x, const double* wt, size_t n) : r(n + 1) {
+  AlignedDoubles W, S1, S2;
+  Prefix(const double* x, const double* wt, size_t n) : W(n + 1), S1(n + 1), S2(n + 1) {
     const double shift = x[n / 2];
-    r[0] = {0, 0, 0, 0};
+    // The sums run in order, once without stores to find each chunk's
+    // starting values, then per chunk on the pool (the same additions, so
+    // the same bits; the arrays' pages are first touched in parallel).
+    constexpr size_t kChunk = size_t{1} << 18;
+    const size_t chunks = (n + kChunk - 1) / kChunk;
+    std::vector<double> start(3 * chunks);
+    double w = 0, s1 = 0, s2 = 0;
     for (size_t i = 0; i < n; ++i) {
+      if (i % kChunk == 0) {
+        start[3 * (i / kChunk)] = w;
+        start[3 * (i / kChunk) + 1] = s1;
+        start[3 * (i / kChunk) + 2] = s2;
+      }
       const double d = x[i] - shift;
-      r[i + 1].w = r[i].w + wt[i];
-      r[i + 1].s1 = r[i].s1 + wt[i] * d;
-      r[i + 1].s2 = r[i].s2 + wt[i] * d * d;
+      w += wt[i];
+      s1 += wt[i] * d;
+      s2 += wt[i] * d * d;
     }
+    W.p[0] = S1.p[0] = S2.p[0] = 0;
+    parallel_for(chunks, [&](size_t c) {
+      double cw = start[3 * c], cs1 = start[3 * c + 1], cs2 = start[3 * c + 2];
+      for (size_t i = c * kChunk; i < std::min(n, (c + 1) * kChunk); ++i) {
+        const double d = x[i] - shift;
+        cw += wt[i];
+        cs1 += wt[i] * d;
+        cs2 += wt[i] * d * d;
+        W.p[i + 1] = cw;
+        S1.p[i + 1] = cs1;
+        S2.p[i + 1] = cs2;
+      }
+    });
   }
   // Cost of one cluster holding values [i, j] (inclusive).
   double cost(size_t i, size_t j) const {
-    const Rec& a = r[i];
-    const Rec& b = r[j + 1];
-    const double ww = b.w - a.w;
-    const double s = b.s1 - a.s1;
-    const double c = (b.s2 - a.s2) - s * s / ww;
+    const double ww = W.p[j + 1] - W.p[i];
+    const double s = S1.p[j + 1] - S1.p[i];
+    const double c = (S2.p[j + 1] - S2.p[i]) - s * s / ww;
     return c > 0 ? c : 0;
   }
-  // prev[i - 1] + cost(i, j) (i >= 1).
-  double value(size_t i, size_t j) const { return r[i].pv + cost(i, j); }
 };
 
-// Leftmost minimum of P.value(i, j) over i in [a, b] (4 at a time: the same
-// operations in the same order per value as Prefix::value, so the same bits;
-// no FMA). Returns the index, the value in *best.
-__attribute__((target("avx2"))) size_t scan_avx2(const Prefix::Rec* r, size_t j, size_t a, size_t b, double* best_out) {
-  const Prefix::Rec& e = r[j + 1];
-  const __m256d bw = _mm256_set1_pd(e.w), bs1 = _mm256_set1_pd(e.s1), bs2 = _mm256_set1_pd(e.s2);
-  const __m256d zero = _mm256_setzero_pd();
-  __m256d best = _mm256_set1_pd(std::numeric_limits<double>::infinity());
-  __m256d bidx = _mm256_setzero_pd();
-  __m256d idx = _mm256_setr_pd(0, 1, 2, 3);
-  const __m256d four = _mm256_set1_pd(4);
-  size_t i = a;
-  for (; i + 3 <= b; i += 4) {
-    const __m256d r0 = _mm256_loadu_pd(&r[i].w), r1 = _mm256_loadu_pd(&r[i + 1].w);
-    const __m256d r2 = _mm256_loadu_pd(&r[i + 2].w), r3 = _mm256_loadu_pd(&r[i + 3].w);
-    const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);  // w0 w1 s2_0 s2_1 | s1_0 s1_1 pv0 pv1
-    const __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
-    const __m256d w = _mm256_permute2f128_pd(t0, t2, 0x20), s2 = _mm256_permute2f128_pd(t0, t2, 0x31);
-    const __m256d s1 = _mm256_permute2f128_pd(t1, t3, 0x20), pv = _mm256_permute2f128_pd(t1, t3, 0x31);
-    const __m256d ww = _mm256_sub_pd(bw, w), s = _mm256_sub_pd(bs1, s1);
-    const __m256d c = _mm256_sub_pd(_mm256_sub_pd(bs2, s2), _mm256_div_pd(_mm256_mul_pd(s, s), ww));
-    const __m256d v = _mm256_add_pd(pv, _mm256_max_pd(c, zero));  // max(c, 0) = (c > 0 ? c : 0), -0 -> +0
-    const __m256d lt = _mm256_cmp_pd(v, best, _CMP_LT_OQ);
-    best = _mm256_blendv_pd(best, v, lt);
-    bidx = _mm256_blendv_pd(bidx, idx, lt);
-    idx = _mm256_add_pd(idx, four);
+// One candidate of a DP row: the row's end is (bw, bs1, bs2) = the prefix
+// sums at j + 1, the candidate cluster start i; pv[i] is the previous layer's
+// cost of values [0, i - 1]. Every ISA level computes the same operations in
+// the same order (no FMA), so the same bits.
+struct RowEnd {
+  double w, s1, s2;
+};
+struct Cols {
+  const double* w;
+  const double* s1;
+  const double* s2;
+  const double* pv;
+};
+inline double value_scalar(const Cols& c, const RowEnd& e, size_t i) {
+  const double ww = e.w - c.w[i], s = e.s1 - c.s1[i];
+  const double v = (e.s2 - c.s2[i]) - s * s / ww;
+  return c.pv[i] + (v > 0 ? v : 0);
+}
+
+// Leftmost minimum of the values over candidates i in [a, b]; returns the
+// index, the value in *best.
+size_t scan_scalar(const Cols& c, const RowEnd& e, size_t a, size_t b, double* best_out) {
+  double best = std::numeric_limits<double>::infinity();
+  size_t bi = a;
+  for (size_t i = a; i <= b; ++i) {
+    const double v = value_scalar(c, e, i);
+    if (v < best) {
+      best = v;
+      bi = i;
+    }
   }
-  alignas(32) double bv[4], bi[4];
-  _mm256_store_pd(bv, best);
-  _mm256_store_pd(bi, bidx);
-  double m = bv[0];
-  size_t mi = static_cast<size_t>(bi[0]);
-  for (int l = 1; l < 4; ++l) {
-    const size_t li = static_cast<size_t>(bi[l]);
+  *best_out = best;
+  return bi;
+}
+
+SPARQ_TARGET_AVX2 inline __m256d value_avx2(const Cols& c, __m256d bw, __m256d bs1, __m256d bs2, size_t i) {
+  const __m256d ww = _mm256_sub_pd(bw, _mm256_loadu_pd(c.w + i)), s = _mm256_sub_pd(bs1, _mm256_loadu_pd(c.s1 + i));
+  const __m256d v = _mm256_sub_pd(_mm256_sub_pd(bs2, _mm256_loadu_pd(c.s2 + i)), _mm256_div_pd(_mm256_mul_pd(s, s), ww));
+  // max(v, 0) = (v > 0 ? v : 0), -0 -> +0
+  return _mm256_add_pd(_mm256_loadu_pd(c.pv + i), _mm256_max_pd(v, _mm256_setzero_pd()));
+}
+
+// As scan_scalar, 4 candidates at a time (two independent 4-lane minima).
+SPARQ_TARGET_AVX2 size_t scan_avx2(const Cols& c, const RowEnd& e, size_t a, size_t b, double* best_out) {
+  const __m256d bw = _mm256_set1_pd(e.w), bs1 = _mm256_set1_pd(e.s1), bs2 = _mm256_set1_pd(e.s2);
+  const __m256d inf = _mm256_set1_pd(std::numeric_limits<double>::infinity());
+  __m256d best0 = inf, best1 = inf, bidx0 = _mm256_setzero_pd(), bidx1 = _mm256_setzero_pd();
+  __m256d idx0 = _mm256_setr_pd(0, 1, 2, 3), idx1 = _mm256_setr_pd(4, 5, 6, 7);
+  const __m256d eight = _mm256_set1_pd(8);
+  size_t i = a;
+  for (; i + 7 <= b; i += 8) {
+    const __m256d v0 = value_avx2(c, bw, bs1, bs2, i), v1 = value_avx2(c, bw, bs1, bs2, i + 4);
+    const __m256d lt0 = _mm256_cmp_pd(v0, best0, _CMP_LT_OQ), lt1 = _mm256_cmp_pd(v1, best1, _CMP_LT_OQ);
+    best0 = _mm256_blendv_pd(best0, v0, lt0);
+    bidx0 = _mm256_blendv_pd(bidx0, idx0, lt0);
+    best1 = _mm256_blendv_pd(best1, v1, lt1);
+    bidx1 = _mm256_blendv_pd(bidx1, idx1, lt1);
+    idx0 = _mm256_add_pd(idx0, eight);
+    idx1 = _mm256_add_pd(idx1, eight);
+  }
+  alignas(32) double bv[8], bi[8];
+  _mm256_store_pd(bv, best0);
+  _mm256_store_pd(bv + 4, best1);
+  _mm256_store_pd(bi, bidx0);
+  _mm256_store_pd(bi + 4, bidx1);
+  double m = std::numeric_limits<double>::infinity();
+  size_t mi = a;
+  for (int l = 0; l < 8; ++l) {
+    const size_t li = a + static_cast<size_t>(bi[l]);
     if (bv[l] < m || (bv[l] == m && li < mi)) {
       m = bv[l];
       mi = li;
     }
   }
-  mi += a;
   for (; i <= b; ++i) {
-    const Prefix::Rec& q = r[i];
-    const double ww = e.w - q.w, s = e.s1 - q.s1;
-    const double c = (e.s2 - q.s2) - s * s / ww;
-    const double v = q.pv + (c > 0 ? c : 0);
+    const double v = value_scalar(c, e, i);
     if (v < m) {
       m = v;
       mi = i;
@@ -219,69 +310,340 @@ __attribute__((target("avx2"))) size_t scan_avx2(const Prefix::Rec* r, size_t j,
   return mi;
 }
 
-// Column lists of SMAWK: a range [ilo, ...), or an array.
-struct RangeCol {
-  size_t ilo;
-  uint32_t operator()(size_t t) const { return static_cast<uint32_t>(ilo + t); }
-};
-struct ListCol {
-  const uint32_t* c;
-  uint32_t operator()(size_t t) const { return c[t]; }
-};
+SPARQ_TARGET_AVX512 inline __m512d value_avx512(const Cols& c, __m512d bw, __m512d bs1, __m512d bs2, size_t i) {
+  const __m512d ww = _mm512_sub_pd(bw, _mm512_loadu_pd(c.w + i)), s = _mm512_sub_pd(bs1, _mm512_loadu_pd(c.s1 + i));
+  const __m512d v = _mm512_sub_pd(_mm512_sub_pd(bs2, _mm512_loadu_pd(c.s2 + i)), _mm512_div_pd(_mm512_mul_pd(s, s), ww));
+  return _mm512_add_pd(_mm512_loadu_pd(c.pv + i), _mm512_max_pd(v, _mm512_setzero_pd()));
+}
 
-// One DP layer: cur[j] = min over i in [q, j] of prev[i - 1] + cost(i, j) and
-// opt[j] = the leftmost minimising i, for rows j in a range. The cost is
-// Monge, so the matrix M(j, i) (+inf for i > j) is totally monotone and its
-// leftmost row minima are non-decreasing in j. Small layers use divide and
-// conquer (O(n log n), few evaluations thanks to the previous layer's
-// minimisers as lower bounds), large ones SMAWK (O(n)).
+// As scan_scalar, 8 candidates at a time (two independent 8-lane minima).
+SPARQ_TARGET_AVX512 size_t scan_avx512(const Cols& c, const RowEnd& e, size_t a, size_t b, double* best_out) {
+  const __m512d bw = _mm512_set1_pd(e.w), bs1 = _mm512_set1_pd(e.s1), bs2 = _mm512_set1_pd(e.s2);
+  const __m512d inf = _mm512_set1_pd(std::numeric_limits<double>::infinity());
+  __m512d best0 = inf, best1 = inf;
+  __m512i bidx0 = _mm512_setzero_si512(), bidx1 = _mm512_setzero_si512();
+  __m512i idx0 = _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(a)), _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7));
+  __m512i idx1 = _mm512_add_epi64(idx0, _mm512_set1_epi64(8));
+  const __m512i sixteen = _mm512_set1_epi64(16);
+  size_t i = a;
+  for (; i + 15 <= b; i += 16) {
+    const __m512d v0 = value_avx512(c, bw, bs1, bs2, i), v1 = value_avx512(c, bw, bs1, bs2, i + 8);
+    const __mmask8 lt0 = _mm512_cmp_pd_mask(v0, best0, _CMP_LT_OQ), lt1 = _mm512_cmp_pd_mask(v1, best1, _CMP_LT_OQ);
+    best0 = _mm512_mask_mov_pd(best0, lt0, v0);
+    bidx0 = _mm512_mask_mov_epi64(bidx0, lt0, idx0);
+    best1 = _mm512_mask_mov_pd(best1, lt1, v1);
+    bidx1 = _mm512_mask_mov_epi64(bidx1, lt1, idx1);
+    idx0 = _mm512_add_epi64(idx0, sixteen);
+    idx1 = _mm512_add_epi64(idx1, sixteen);
+  }
+  // The last 1 to 15 candidates, masked (lanes past b stay +inf).
+  for (; i <= b; i += 8) {
+    const size_t left = b - i + 1;
+    const __mmask8 in = left >= 8 ? __mmask8(0xFF) : static_cast<__mmask8>((1u << left) - 1);
+    const __m512d ww = _mm512_sub_pd(bw, _mm512_maskz_loadu_pd(in, c.w + i));
+    const __m512d s = _mm512_sub_pd(bs1, _mm512_maskz_loadu_pd(in, c.s1 + i));
+    const __m512d v = _mm512_sub_pd(_mm512_sub_pd(bs2, _mm512_maskz_loadu_pd(in, c.s2 + i)), _mm512_div_pd(_mm512_mul_pd(s, s), ww));
+    const __m512d val = _mm512_add_pd(_mm512_maskz_loadu_pd(in, c.pv + i), _mm512_max_pd(v, _mm512_setzero_pd()));
+    const __mmask8 lt = _mm512_cmp_pd_mask(val, best0, _CMP_LT_OQ) & in;
+    best0 = _mm512_mask_mov_pd(best0, lt, val);
+    bidx0 = _mm512_mask_mov_epi64(bidx0, lt, idx0);
+    idx0 = _mm512_add_epi64(idx0, _mm512_set1_epi64(8));
+  }
+  // Leftmost of the lanes' minima: the smallest value, then the smallest index.
+  const double m = _mm512_reduce_min_pd(_mm512_min_pd(best0, best1));
+  const __m512d vm = _mm512_set1_pd(m);
+  const __mmask8 e0 = _mm512_cmp_pd_mask(best0, vm, _CMP_EQ_OQ), e1 = _mm512_cmp_pd_mask(best1, vm, _CMP_EQ_OQ);
+  const __m512i big = _mm512_set1_epi64(-1);
+  const __m512i cand = _mm512_min_epu64(_mm512_mask_mov_epi64(big, e0, bidx0), _mm512_mask_mov_epi64(big, e1, bidx1));
+  *best_out = m;
+  return static_cast<size_t>(_mm512_reduce_min_epu64(cand));
+}
+
+// Row minima of a block of at most kLeafRows consecutive rows [j0, j0 + nr):
+// row j takes the leftmost minimum over columns [a, min(b, j)] (a <= j0).
+// Rows ride in the SIMD lanes, columns go by one at a time.
+constexpr size_t kLeafRows = 8;
+
+void leaf_scalar(const Cols& c, const Prefix& P, size_t j0, size_t nr, size_t a, size_t b, double* cur, uint32_t* opt) {
+  for (size_t r = 0; r < nr; ++r) {
+    const size_t j = j0 + r;
+    const RowEnd e{P.W.p[j + 1], P.S1.p[j + 1], P.S2.p[j + 1]};
+    double best;
+    opt[j] = static_cast<uint32_t>(scan_scalar(c, e, a, std::min(b, j), &best));
+    cur[j + 1] = best;
+  }
+}
+
+SPARQ_TARGET_AVX2 void leaf_avx2(const Cols& c, const Prefix& P, size_t j0, size_t nr, size_t a, size_t b, double* cur, uint32_t* opt) {
+  // Lanes past the block repeat its last row (their results are dropped).
+  alignas(32) double ew[8], es1[8], es2[8], jr[8];
+  for (size_t r = 0; r < 8; ++r) {
+    const size_t j = j0 + std::min(r, nr - 1);
+    ew[r] = P.W.p[j + 1];
+    es1[r] = P.S1.p[j + 1];
+    es2[r] = P.S2.p[j + 1];
+    jr[r] = static_cast<double>(j);
+  }
+  const __m256d bw0 = _mm256_load_pd(ew), bw1 = _mm256_load_pd(ew + 4);
+  const __m256d bs10 = _mm256_load_pd(es1), bs11 = _mm256_load_pd(es1 + 4);
+  const __m256d bs20 = _mm256_load_pd(es2), bs21 = _mm256_load_pd(es2 + 4);
+  const __m256d j0v = _mm256_load_pd(jr), j1v = _mm256_load_pd(jr + 4);
+  const __m256d zero = _mm256_setzero_pd();
+  __m256d best0 = _mm256_set1_pd(std::numeric_limits<double>::infinity()), best1 = best0;
+  __m256d bi0 = zero, bi1 = zero;
+  const size_t hi = std::min(b, j0 + nr - 1);
+  for (size_t i = a; i <= hi; ++i) {
+    const __m256d cw = _mm256_broadcast_sd(c.w + i), cs1 = _mm256_broadcast_sd(c.s1 + i);
+    const __m256d cs2 = _mm256_broadcast_sd(c.s2 + i), cpv = _mm256_broadcast_sd(c.pv + i);
+    const __m256d iv = _mm256_set1_pd(static_cast<double>(i));
+    const __m256d ww0 = _mm256_sub_pd(bw0, cw), s0 = _mm256_sub_pd(bs10, cs1);
+    const __m256d ww1 = _mm256_sub_pd(bw1, cw), s1 = _mm256_sub_pd(bs11, cs1);
+    const __m256d v0 = _mm256_add_pd(cpv, _mm256_max_pd(_mm256_sub_pd(_mm256_sub_pd(bs20, cs2), _mm256_div_pd(_mm256_mul_pd(s0, s0), ww0)), zero));
+    const __m256d v1 = _mm256_add_pd(cpv, _mm256_max_pd(_mm256_sub_pd(_mm256_sub_pd(bs21, cs2), _mm256_div_pd(_mm256_mul_pd(s1, s1), ww1)), zero));
+    // i <= j and strictly smaller
+    const __m256d lt0 = _mm256_and_pd(_mm256_cmp_pd(iv, j0v, _CMP_LE_OQ), _mm256_cmp_pd(v0, best0, _CMP_LT_OQ));
+    const __m256d lt1 = _mm256_and_pd(_mm256_cmp_pd(iv, j1v, _CMP_LE_OQ), _mm256_cmp_pd(v1, best1, _CMP_LT_OQ));
+    best0 = _mm256_blendv_pd(best0, v0, lt0);
+    bi0 = _mm256_blendv_pd(bi0, iv, lt0);
+    best1 = _mm256_blendv_pd(best1, v1, lt1);
+    bi1 = _mm256_blendv_pd(bi1, iv, lt1);
+  }
+  alignas(32) double bv[8], bx[8];
+  _mm256_store_pd(bv, best0);
+  _mm256_store_pd(bv + 4, best1);
+  _mm256_store_pd(bx, bi0);
+  _mm256_store_pd(bx + 4, bi1);
+  for (size_t r = 0; r < nr; ++r) {
+    cur[j0 + r + 1] = bv[r];
+    opt[j0 + r] = static_cast<uint32_t>(bx[r]);
+  }
+}
+
+SPARQ_TARGET_AVX512 void leaf_avx512(const Cols& c, const Prefix& P, size_t j0, size_t nr, size_t a, size_t b, double* cur, uint32_t* opt) {
+  const __mmask8 in = static_cast<__mmask8>((1u << nr) - 1);
+  const __m512d bw = _mm512_maskz_loadu_pd(in, P.W.p + j0 + 1), bs1 = _mm512_maskz_loadu_pd(in, P.S1.p + j0 + 1);
+  const __m512d bs2 = _mm512_maskz_loadu_pd(in, P.S2.p + j0 + 1);
+  const __m512i jv = _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(j0)), _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7));
+  const __m512d zero = _mm512_setzero_pd();
+  __m512d best = _mm512_set1_pd(std::numeric_limits<double>::infinity());
+  __m512i bi = _mm512_setzero_si512();
+  const size_t hi = std::min(b, j0 + nr - 1);
+  for (size_t i = a; i <= hi; ++i) {
+    const __m512i iv = _mm512_set1_epi64(static_cast<long long>(i));
+    const __m512d ww = _mm512_sub_pd(bw, _mm512_set1_pd(c.w[i])), s = _mm512_sub_pd(bs1, _mm512_set1_pd(c.s1[i]));
+    const __m512d v = _mm512_add_pd(_mm512_set1_pd(c.pv[i]), _mm512_max_pd(_mm512_sub_pd(_mm512_sub_pd(bs2, _mm512_set1_pd(c.s2[i])), _mm512_div_pd(_mm512_mul_pd(s, s), ww)), zero));
+    // rows j >= i in the block, strictly smaller
+    const __mmask8 ok = _mm512_mask_cmple_epi64_mask(in, iv, jv);
+    const __mmask8 lt = _mm512_mask_cmp_pd_mask(ok, v, best, _CMP_LT_OQ);
+    best = _mm512_mask_mov_pd(best, lt, v);
+    bi = _mm512_mask_mov_epi64(bi, lt, iv);
+  }
+  _mm512_mask_storeu_pd(cur + j0 + 1, in, best);
+  _mm256_mask_storeu_epi32(opt + j0, in, _mm512_cvtepi64_epi32(bi));
+}
+
+// Row minima of a batch of nr <= 8 consecutive rows [j0, j0 + nr) over one
+// shared window of columns [a, b] (row j sees [a, min(b, j)]): b starts at
+// end (the sweep passes a + kBatchCols - 1, or further) and grows by
+// kBatchStep while the last row's minimiser lies within kBatchSlack of it,
+// up to hi = min(ihi, j0 + nr - 1). Writes the rows' cur / opt; returns b.
+// Every ISA level makes the same decisions on the same values.
+constexpr size_t kBatchCols = 6, kBatchStep = 4, kBatchSlack = 2;
+constexpr size_t kProbes = 5;
+inline size_t probe_offset(size_t t) { return (size_t{32} << t) - 16; }  // 16, 48, 112, 240, 496
+
+inline size_t batch_first_end(size_t a, size_t hi, size_t end) {
+  return std::min(std::max(end, a), hi);
+}
+
+size_t batch_scalar(const Cols& c, const Prefix& P, size_t j0, size_t nr, size_t a, size_t ihi, size_t end, double* cur, uint32_t* opt) {
+  const size_t hi = std::min(ihi, j0 + nr - 1);
+  size_t b = batch_first_end(a, hi, end);
+  double best[8];
+  size_t bi[8];
+  RowEnd e[8];
+  for (size_t r = 0; r < nr; ++r) {
+    best[r] = std::numeric_limits<double>::infinity();
+    bi[r] = a;
+    e[r] = RowEnd{P.W.p[j0 + r + 1], P.S1.p[j0 + r + 1], P.S2.p[j0 + r + 1]};
+  }
+  for (size_t i = a;;) {
+    for (; i <= b; ++i)
+      for (size_t r = i > j0 ? i - j0 : 0; r < nr; ++r) {
+        const double v = value_scalar(c, e[r], i);
+        if (v < best[r]) {
+          best[r] = v;
+          bi[r] = i;
+        }
+      }
+    if (b >= hi || bi[nr - 1] + kBatchSlack <= b) break;
+    b = std::min(b + kBatchStep, hi);
+  }
+  for (size_t r = 0; r < nr; ++r) {
+    cur[j0 + r + 1] = best[r];
+    opt[j0 + r] = static_cast<uint32_t>(bi[r]);
+  }
+  return b;
+}
+
+SPARQ_TARGET_AVX2 size_t batch_avx2(const Cols& c, const Prefix& P, size_t j0, size_t nr, size_t a, size_t ihi, size_t end, double* cur, uint32_t* opt) {
+  const size_t hi = std::min(ihi, j0 + nr - 1);
+  size_t b = batch_first_end(a, hi, end);
+  // Lanes past the block repeat its last row (their results are dropped).
+  alignas(32) double ew[8], es1[8], es2[8], jr[8];
+  for (size_t r = 0; r < 8; ++r) {
+    const size_t j = j0 + std::min(r, nr - 1);
+    ew[r] = P.W.p[j + 1];
+    es1[r] = P.S1.p[j + 1];
+    es2[r] = P.S2.p[j + 1];
+    jr[r] = static_cast<double>(j);
+  }
+  const __m256d bw0 = _mm256_load_pd(ew), bw1 = _mm256_load_pd(ew + 4);
+  const __m256d bs10 = _mm256_load_pd(es1), bs11 = _mm256_load_pd(es1 + 4);
+  const __m256d bs20 = _mm256_load_pd(es2), bs21 = _mm256_load_pd(es2 + 4);
+  const __m256d j0v = _mm256_load_pd(jr), j1v = _mm256_load_pd(jr + 4);
+  const __m256d zero = _mm256_setzero_pd();
+  __m256d best0 = _mm256_set1_pd(std::numeric_limits<double>::infinity()), best1 = best0;
+  __m256d bi0 = _mm256_set1_pd(static_cast<double>(a)), bi1 = bi0;
+  alignas(32) double bx[8];
+  for (size_t i = a;;) {
+    for (; i <= b; ++i) {
+      const __m256d cw = _mm256_broadcast_sd(c.w + i), cs1 = _mm256_broadcast_sd(c.s1 + i);
+      const __m256d cs2 = _mm256_broadcast_sd(c.s2 + i), cpv = _mm256_broadcast_sd(c.pv + i);
+      const __m256d iv = _mm256_set1_pd(static_cast<double>(i));
+      const __m256d ww0 = _mm256_sub_pd(bw0, cw), s0 = _mm256_sub_pd(bs10, cs1);
+      const __m256d ww1 = _mm256_sub_pd(bw1, cw), s1 = _mm256_sub_pd(bs11, cs1);
+      const __m256d v0 = _mm256_add_pd(cpv, _mm256_max_pd(_mm256_sub_pd(_mm256_sub_pd(bs20, cs2), _mm256_div_pd(_mm256_mul_pd(s0, s0), ww0)), zero));
+      const __m256d v1 = _mm256_add_pd(cpv, _mm256_max_pd(_mm256_sub_pd(_mm256_sub_pd(bs21, cs2), _mm256_div_pd(_mm256_mul_pd(s1, s1), ww1)), zero));
+      // i <= j and strictly smaller
+      const __m256d lt0 = _mm256_and_pd(_mm256_cmp_pd(iv, j0v, _CMP_LE_OQ), _mm256_cmp_pd(v0, best0, _CMP_LT_OQ));
+      const __m256d lt1 = _mm256_and_pd(_mm256_cmp_pd(iv, j1v, _CMP_LE_OQ), _mm256_cmp_pd(v1, best1, _CMP_LT_OQ));
+      best0 = _mm256_blendv_pd(best0, v0, lt0);
+      bi0 = _mm256_blendv_pd(bi0, iv, lt0);
+      best1 = _mm256_blendv_pd(best1, v1, lt1);
+      bi1 = _mm256_blendv_pd(bi1, iv, lt1);
+    }
+    if (b >= hi) break;
+    _mm256_store_pd(bx, bi0);
+    _mm256_store_pd(bx + 4, bi1);
+    if (static_cast<size_t>(bx[nr - 1]) + kBatchSlack <= b) break;
+    b = std::min(b + kBatchStep, hi);
+  }
+  alignas(32) double bv[8];
+  _mm256_store_pd(bv, best0);
+  _mm256_store_pd(bv + 4, best1);
+  _mm256_store_pd(bx, bi0);
+  _mm256_store_pd(bx + 4, bi1);
+  for (size_t r = 0; r < nr; ++r) {
+    cur[j0 + r + 1] = bv[r];
+    opt[j0 + r] = static_cast<uint32_t>(bx[r]);
+  }
+  return b;
+}
+
+// The values of column i for the rows (bw, bs1, bs2) in the lanes.
+SPARQ_TARGET_AVX512 inline __m512d column_avx512(const double* cw, const double* cs1, const double* cs2, const double* cpv,
+                                                 __m512d bw, __m512d bs1, __m512d bs2, size_t i) {
+  const __m512d ww = _mm512_sub_pd(bw, _mm512_set1_pd(cw[i])), s = _mm512_sub_pd(bs1, _mm512_set1_pd(cs1[i]));
+  const __m512d v = _mm512_sub_pd(_mm512_sub_pd(bs2, _mm512_set1_pd(cs2[i])), _mm512_div_pd(_mm512_mul_pd(s, s), ww));
+  return _mm512_add_pd(_mm512_set1_pd(cpv[i]), _mm512_max_pd(v, _mm512_setzero_pd()));
+}
+
+SPARQ_TARGET_AVX512 size_t batch_avx512(const Cols& c, const Prefix& P, size_t j0, size_t nr, size_t a, size_t ihi, size_t end, double* cur, uint32_t* opt) {
+  const double* const cw = c.w;
+  const double* const cs1 = c.s1;
+  const double* const cs2 = c.s2;
+  const double* const cpv = c.pv;
+  const size_t hi = std::min(ihi, j0 + nr - 1);
+  size_t b = batch_first_end(a, hi, end);
+  const __mmask8 in = static_cast<__mmask8>((1u << nr) - 1);
+  const __m512d bw = _mm512_maskz_loadu_pd(in, P.W.p + j0 + 1), bs1 = _mm512_maskz_loadu_pd(in, P.S1.p + j0 + 1);
+  const __m512d bs2 = _mm512_maskz_loadu_pd(in, P.S2.p + j0 + 1);
+  const __m512i jv = _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(j0)), _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7));
+  // Even and odd columns in two running minima (merged leftmost at the end).
+  __m512d best0 = _mm512_set1_pd(std::numeric_limits<double>::infinity()), best1 = best0;
+  __m512i bi0 = _mm512_set1_epi64(static_cast<long long>(a)), bi1 = bi0;
+  size_t i = a;
+  for (;;) {
+    for (; i + 1 <= b; i += 2) {
+      const __m512i iv0 = _mm512_set1_epi64(static_cast<long long>(i)), iv1 = _mm512_set1_epi64(static_cast<long long>(i + 1));
+      const __m512d v0 = column_avx512(cw, cs1, cs2, cpv, bw, bs1, bs2, i), v1 = column_avx512(cw, cs1, cs2, cpv, bw, bs1, bs2, i + 1);
+      // rows j >= i in the batch, strictly smaller
+      const __mmask8 lt0 = _mm512_mask_cmp_pd_mask(_mm512_mask_cmple_epi64_mask(in, iv0, jv), v0, best0, _CMP_LT_OQ);
+      const __mmask8 lt1 = _mm512_mask_cmp_pd_mask(_mm512_mask_cmple_epi64_mask(in, iv1, jv), v1, best1, _CMP_LT_OQ);
+      best0 = _mm512_mask_mov_pd(best0, lt0, v0);
+      bi0 = _mm512_mask_mov_epi64(bi0, lt0, iv0);
+      best1 = _mm512_mask_mov_pd(best1, lt1, v1);
+      bi1 = _mm512_mask_mov_epi64(bi1, lt1, iv1);
+    }
+    if (i == b) {
+      const __m512i iv0 = _mm512_set1_epi64(static_cast<long long>(i));
+      const __m512d v0 = column_avx512(cw, cs1, cs2, cpv, bw, bs1, bs2, i);
+      const __mmask8 lt0 = _mm512_mask_cmp_pd_mask(_mm512_mask_cmple_epi64_mask(in, iv0, jv), v0, best0, _CMP_LT_OQ);
+      best0 = _mm512_mask_mov_pd(best0, lt0, v0);
+      bi0 = _mm512_mask_mov_epi64(bi0, lt0, iv0);
+      ++i;
+    }
+    if (b >= hi) break;
+    // The last row's minimiser so far: the smaller value, the lower index on ties.
+    const __mmask8 take1 = _mm512_cmp_pd_mask(best1, best0, _CMP_LT_OQ) |
+                           (_mm512_cmp_pd_mask(best1, best0, _CMP_EQ_OQ) & _mm512_cmp_epu64_mask(bi1, bi0, _MM_CMPINT_LT));
+    alignas(64) uint64_t bx[8];
+    _mm512_store_si512(bx, _mm512_mask_mov_epi64(bi0, take1, bi1));
+    if (bx[nr - 1] + kBatchSlack <= b) break;
+    b = std::min(b + kBatchStep, hi);
+  }
+  const __mmask8 take1 = _mm512_cmp_pd_mask(best1, best0, _CMP_LT_OQ) |
+                         (_mm512_cmp_pd_mask(best1, best0, _CMP_EQ_OQ) & _mm512_cmp_epu64_mask(bi1, bi0, _MM_CMPINT_LT));
+  _mm512_mask_storeu_pd(cur + j0 + 1, in, _mm512_mask_mov_pd(best0, take1, best1));
+  _mm256_mask_storeu_epi32(opt + j0, in, _mm512_cvtepi64_epi32(_mm512_mask_mov_epi64(bi0, take1, bi1)));
+  return b;
+}
+
+// One DP layer: for rows j, cur[j + 1] = min over i in [q, j] of pv[i] +
+// cost(i, j) and opt[j] = the leftmost minimising i. The cost is Monge, so the
+// leftmost row minima are non-decreasing in j. Two ways to find them: divide
+// and conquer over the rows (rec: each middle row scanned, SIMD, between its
+// neighbours' minimisers; small layers and the fallback), and the batched
+// sweep (sweep: large layers, fewer evaluations per row).
 struct Layer {
   const Prefix& P;
-  double* cur;
+  Cols cols;
+  double* cur;  // written at j + 1 (the next layer's pv)
   uint32_t* opt;
   const uint32_t* opt_prev;  // previous layer's minimisers for rows <= prev_jhi (or null)
   size_t prev_jhi;
-  bool simd;  // AVX2 scans (same results)
-
-  double at(size_t j, size_t i) const {
-    return i > j ? std::numeric_limits<double>::infinity() : P.value(i, j);
-  }
+  Isa isa;
+  static constexpr size_t kLeafCols = 24;
 
   // With one more cluster the last one starts no earlier: opt[j] >= opt_prev[j].
   size_t lower(size_t j, size_t lo, size_t hi) const {
     return (opt_prev != nullptr && j <= prev_jhi) ? std::max<size_t>(lo, std::min<size_t>(opt_prev[j], hi)) : lo;
   }
 
-  // Leftmost minimum of row j over columns [ilo, ihi] (ihi <= j) by a plain
-  // scan; large ranges in fixed pieces on the pool (combined in order, so the
-  // result does not depend on the thread count).
+  size_t scan(size_t j, size_t a, size_t b, double* best) const {
+    const RowEnd e{P.W.p[j + 1], P.S1.p[j + 1], P.S2.p[j + 1]};
+    if (isa == Isa::kAvx512 && b - a >= 15) return scan_avx512(cols, e, a, b, best);
+    if (isa != Isa::kScalar && b - a >= 7) return scan_avx2(cols, e, a, b, best);
+    return scan_scalar(cols, e, a, b, best);
+  }
+
+  // Leftmost minimum of row j over columns [ilo, ihi] (ihi <= j); large
+  // ranges in fixed pieces on the pool (combined in order, so the result
+  // does not depend on the thread count).
   size_t solve_one(size_t j, size_t ilo, size_t ihi) const {
     constexpr size_t kPiece = size_t{1} << 15;
-    const auto scan = [&](size_t a, size_t b, double* best_out) {
-      if (simd && b - a >= 8) return scan_avx2(P.r.data(), j, a, b, best_out);
-      double best = std::numeric_limits<double>::infinity();
-      size_t bi = a;
-      for (size_t i = a; i <= b; ++i) {
-        const double v = P.value(i, j);
-        if (v < best) {
-          best = v;
-          bi = i;
-        }
-      }
-      *best_out = best;
-      return bi;
-    };
     double best;
     size_t bi;
     if (ihi - ilo < 2 * kPiece) {
-      bi = scan(ilo, ihi, &best);
+      bi = scan(j, ilo, ihi, &best);
     } else {
       const size_t pieces = (ihi - ilo + kPiece) / kPiece;
       std::vector<double> pb(pieces);
       std::vector<size_t> pi(pieces);
       parallel_for(pieces, [&](size_t p) {
         const size_t a = ilo + p * kPiece, b = std::min(ihi, a + kPiece - 1);
-        pi[p] = scan(a, b, &pb[p]);
+        pi[p] = scan(j, a, b, &pb[p]);
       });
       best = pb[0];
       bi = pi[0];
@@ -291,17 +653,29 @@ struct Layer {
           bi = pi[p];
         }
     }
-    cur[j] = best;
+    cur[j + 1] = best;
     opt[j] = static_cast<uint32_t>(bi);
     return bi;
   }
 
   // Divide and conquer over rows [jlo, jhi] with minimisers in [ilo, ihi].
+  // Blocks of at most kLeafRows rows with few candidate columns: all their
+  // rows at once (leaf_*).
   void rec(size_t jlo, size_t jhi, size_t ilo, size_t ihi) const {
     while (jlo <= jhi) {
+      if (jhi - jlo < kLeafRows && ihi - ilo < kLeafCols) {
+        const size_t nr = jhi - jlo + 1;
+        if (isa == Isa::kAvx512) leaf_avx512(cols, P, jlo, nr, ilo, ihi, cur, opt);
+        else if (isa == Isa::kAvx2) leaf_avx2(cols, P, jlo, nr, ilo, ihi, cur, opt);
+        else leaf_scalar(cols, P, jlo, nr, ilo, ihi, cur, opt);
+        return;
+      }
       const size_t mid = jlo + (jhi - jlo) / 2;
       const size_t hi = std::min(ihi, mid);
-      const size_t bi = solve_one(mid, lower(mid, ilo, hi), hi);
+      double best;
+      const size_t bi = scan(mid, lower(mid, ilo, hi), hi, &best);
+      cur[mid + 1] = best;
+      opt[mid] = static_cast<uint32_t>(bi);
       // Recurse on the smaller half, loop on the other.
       if (mid - jlo < jhi - mid) {
         if (mid > jlo) rec(jlo, mid - 1, ilo, bi);
@@ -315,56 +689,134 @@ struct Layer {
       }
     }
   }
-
-  // SMAWK on rows row0 + t * stride (t < nr) and the increasing columns
-  // col(0..nc); scratch holds >= 2 nr + 64 columns and values.
-  template <typename Col>
-  void smawk(size_t row0, size_t stride, size_t nr, size_t nc, Col col, uint32_t* scratch, double* sval) const {
-    // Reduce: keep at most nr columns that can hold a leftmost row minimum;
-    // sval[m] caches M(row m, S[m]).
-    uint32_t* S = scratch;
-    size_t m = 0;
-    for (size_t t = 0; t < nc; ++t) {
-      const uint32_t c = col(t);
-      while (m > 0) {
-        if (sval[m - 1] <= at(row0 + (m - 1) * stride, c)) break;
-        --m;
-      }
-      if (m < nr) {
-        S[m] = c;
-        sval[m] = at(row0 + m * stride, c);
-        ++m;
-      }
-    }
-    // Odd rows recursively, then each even row between its neighbours' minima.
-    if (nr > 1) smawk(row0 + stride, 2 * stride, nr / 2, m, ListCol{S}, scratch + m, sval + m);
-    size_t k = 0;
-    for (size_t t = 0; t < nr; t += 2) {
-      const size_t r = row0 + t * stride;
-      const uint32_t last = t + 1 < nr ? opt[r + stride] : S[m - 1];
-      double best = std::numeric_limits<double>::infinity();
-      uint32_t bi = S[k];
-      for (;;) {
-        const double v = at(r, S[k]);
-        if (v < best) {
-          best = v;
-          bi = S[k];
-        }
-        if (S[k] == last) break;
-        ++k;
-      }
-      cur[r] = best;
-      opt[r] = bi;
-    }
+  size_t batch(size_t j0, size_t nr, size_t a, size_t ihi, size_t end) const {
+    if (isa == Isa::kAvx512) return batch_avx512(cols, P, j0, nr, a, ihi, end, cur, opt);
+    if (isa == Isa::kAvx2) return batch_avx2(cols, P, j0, nr, a, ihi, end, cur, opt);
+    return batch_scalar(cols, P, j0, nr, a, ihi, end, cur, opt);
   }
 
-  // Rows [jlo, jhi], columns [ilo, ihi] (ihi <= jhi, ilo <= jlo).
-  void smawk_range(size_t jlo, size_t jhi, size_t ilo, size_t ihi) const {
-    if (jlo > jhi) return;
-    const size_t nr = jhi - jlo + 1;
-    std::vector<uint32_t> scratch(2 * nr + 64);
-    std::vector<double> sval(2 * nr + 64);
-    smawk(jlo, 1, nr, ihi - ilo + 1, RangeCol{ilo}, scratch.data(), sval.data());
+  // Rows [jlo, jhi] whose minimisers lie in [ilo, ihi], ilo and ihi being
+  // the minimisers of rows jlo - 1 and jhi + 1 (or the layer's bounds).
+  // Sweeps the rows in batches, each over a short window of columns from the
+  // previous batch's last minimiser. The result is exact once every row j's
+  // columns seen include [opt[j - 1], opt[j + 1]] (with opt[jlo - 1] = ilo,
+  // opt[jhi + 1] = ihi) and opt is non-decreasing: each opt[j] is then the
+  // leftmost minimum of row j between its neighbours' minimisers, which for
+  // a Monge matrix makes it the leftmost minimum of the whole row (were some
+  // column right of opt[j + 1] better for row j, then by the Monge
+  // inequality some column right of opt[j + 2] would be better for row
+  // j + 1, and so on up to row jhi, whose window ends at ihi; the same
+  // leftwards). Rows inside a batch meet this by construction; a batch's
+  // last row whose window stopped short of the next row's minimiser is
+  // extended (and, if its minimiser moves, the row before it, and so on).
+  // Non-monotone minimisers (floating-point ties): divide and conquer.
+  void sweep(size_t jlo, size_t jhi, size_t ilo, size_t ihi) const {
+    std::vector<uint32_t> ends((jhi - jlo) / 8 + 1);  // each batch's window end (before extensions)
+    size_t a = ilo;
+    for (size_t j0 = jlo; j0 <= jhi; j0 += 8) {
+      const size_t nr = std::min<size_t>(8, jhi - j0 + 1);
+      const size_t jl = j0 + nr - 1, lim = std::min(ihi, jl);
+      size_t b = batch(j0, nr, a, ihi, jl == jhi ? ihi : a + kBatchCols - 1);
+      // Probes further right on the last row (b + probe_offset): a
+      // better column there means the window stopped in a local minimum;
+      // redo the batch past the first such probe.
+      const RowEnd el{P.W.p[jl + 1], P.S1.p[jl + 1], P.S2.p[jl + 1]};
+      for (;;) {
+        double pv[kProbes];
+        size_t np = 0;
+        while (np < kProbes && b + probe_offset(np) <= lim) ++np;
+        for (size_t t = 0; t < np; ++t) pv[t] = value_scalar(cols, el, b + probe_offset(t));
+        size_t t = 0;
+        while (t < np && !(pv[t] < cur[jl + 1])) ++t;
+        if (t == np) break;
+        b = batch(j0, nr, a, ihi, b + probe_offset(t) + kBatchSlack);
+      }
+      ends[(j0 - jlo) / 8] = static_cast<uint32_t>(b);
+      for (size_t j = j0 + 1; j < j0 + nr; ++j)
+        if (opt[j] < opt[j - 1]) return rec(jlo, jhi, ilo, ihi);
+      // Rows before j0 must have seen columns up to the next row's minimiser.
+      for (size_t j = j0 - 1; j0 > jlo; --j) {
+        const size_t need = std::min<size_t>(opt[j + 1], j), seen = std::min<size_t>(ends[(j - jlo) / 8], j);
+        if (need <= seen) break;
+        double best;
+        const size_t bi = scan(j, seen + 1, need, &best);
+        if (!(best < cur[j + 1])) break;  // row j's minimiser stands
+        cur[j + 1] = best;
+        opt[j] = static_cast<uint32_t>(bi);
+        if (j == jlo) break;
+      }
+      a = opt[j0 + nr - 1];
+    }
+  }
+};
+
+// The minimisers of one layer, non-decreasing in j, as a bit vector: row
+// jlo + t sets bit t + (opt[jlo + t] - base), base = opt[jlo]. At most 2 bits
+// per row (instead of 32).
+struct Backtrack {
+  size_t jlo = 0, base = 0;
+  std::vector<uint64_t> bits;
+
+  // Rows [lo, hi] whose minimisers lie in [lo, hi] (row lo has the single
+  // candidate lo, so base = lo): all bits clear, room for 2 per row.
+  void init(size_t lo, size_t hi) {
+    jlo = lo;
+    base = lo;
+    bits.assign((2 * (hi - lo) + 1) / 64 + 1, 0);
+  }
+
+  // Sets the bits of rows [a, b] (atomic ORs: ranges may share words).
+  void encode_rows(const uint32_t* opt, size_t a, size_t b) {
+    uint64_t* w = bits.data();
+    uint64_t acc = 0;
+    size_t word = SIZE_MAX;
+    for (size_t j = a; j <= b; ++j) {
+      const size_t p = (j - jlo) + (opt[j] - base);
+      if ((p >> 6) != word) {
+        if (word != SIZE_MAX) __atomic_fetch_or(w + word, acc, __ATOMIC_RELAXED);
+        word = p >> 6;
+        acc = 0;
+      }
+      acc |= uint64_t{1} << (p & 63);
+    }
+    if (word != SIZE_MAX) __atomic_fetch_or(w + word, acc, __ATOMIC_RELAXED);
+  }
+
+  // All rows [jlo, hi], in fixed chunks on the pool.
+  void encode(const uint32_t* opt, size_t hi) {
+    constexpr size_t kChunk = size_t{1} << 16;
+    const size_t rows = hi - jlo + 1, chunks = (rows + kChunk - 1) / kChunk;
+    const auto one = [&](size_t c) { encode_rows(opt, jlo + c * kChunk, jlo + std::min(rows, (c + 1) * kChunk) - 1); };
+    if (chunks == 1) one(0);
+    else parallel_for(chunks, one);
+  }
+
+  // opt[j]: the position of set bit number j - jlo (popcnt: with the
+  // POPCNT instruction rather than the generic builtin).
+  size_t decode(size_t j, bool popcnt) const {
+    size_t need = j - jlo;  // set bits to skip
+    const size_t w = popcnt ? skip_words_popcnt(bits.data(), &need) : skip_words(bits.data(), &need);
+    uint64_t v = bits[w];
+    for (; need > 0; --need) v &= v - 1;
+    const size_t p = w * 64 + static_cast<size_t>(__builtin_ctzll(v));
+    return base + p - (j - jlo);
+  }
+
+  // The word holding set bit number *need (counted from bits[0]); *need
+  // becomes its rank within that word.
+  static size_t skip_words(const uint64_t* b, size_t* need) {
+    for (size_t w = 0;; ++w) {
+      const size_t c = static_cast<size_t>(__builtin_popcountll(b[w]));
+      if (*need < c) return w;
+      *need -= c;
+    }
+  }
+  SPARQ_TARGET_AVX2 static size_t skip_words_popcnt(const uint64_t* b, size_t* need) {
+    for (size_t w = 0;; ++w) {
+      const size_t c = static_cast<size_t>(__builtin_popcountll(b[w]));
+      if (*need < c) return w;
+      *need -= c;
+    }
   }
 };
 
@@ -372,19 +824,22 @@ struct Task {
   size_t jlo, jhi, ilo, ihi;
 };
 
-// Rows [jlo, jhi] of a layer with candidate columns [ilo, ihi].
-void solve_layer(const Layer& L, size_t jlo, size_t jhi, size_t ilo, size_t ihi) {
+// Rows [jlo, jhi] of a layer with candidate columns [ilo, ihi]; their
+// minimisers go to *track (initialised for the rows).
+void solve_layer(const Layer& L, size_t jlo, size_t jhi, size_t ilo, size_t ihi, Backtrack* track) {
   constexpr size_t kSmall = size_t{1} << 16;
   if (jhi - jlo < kSmall) {
     L.rec(jlo, jhi, ilo, ihi);
+    track->encode(L.opt, jhi);
     return;
   }
-  // Large layers: a few levels of middle rows by scans split the rows into
-  // a fixed number of independent ranges (fixed by the row count only, so
-  // results do not depend on the thread count), solved by SMAWK on the pool.
+  // Large layers: two levels of middle rows (exact, by scans split on the
+  // pool) cut the rows into 4 independent ranges (fixed by the row count
+  // only, so results do not depend on the thread count), each swept on the
+  // pool. More ranges would cost another scan of most columns per level.
   std::vector<Task> tasks{{jlo, jhi, ilo, ihi}};
-  int levels = 0;  // up to 64 ranges of about 2^17 rows
-  while (levels < 6 && ((jhi - jlo) >> levels) > (size_t{1} << 17)) ++levels;
+  int levels = 0;
+  while (levels < 2 && ((jhi - jlo) >> levels) > (size_t{1} << 17)) ++levels;
   for (int level = 0; level < levels; ++level) {
     std::vector<size_t> bis(tasks.size());
     parallel_for(tasks.size(), [&](size_t t) {
@@ -392,6 +847,7 @@ void solve_layer(const Layer& L, size_t jlo, size_t jhi, size_t ilo, size_t ihi)
       if (k.jlo > k.jhi) return;
       const size_t mid = k.jlo + (k.jhi - k.jlo) / 2, hi = std::min(k.ihi, mid);
       bis[t] = L.solve_one(mid, L.lower(mid, k.ilo, hi), hi);
+      track->encode_rows(L.opt, mid, mid);
     });
     std::vector<Task> next;
     for (size_t t = 0; t < tasks.size(); ++t) {
@@ -405,59 +861,10 @@ void solve_layer(const Layer& L, size_t jlo, size_t jhi, size_t ilo, size_t ihi)
   }
   parallel_for(tasks.size(), [&](size_t t) {
     const Task& k = tasks[t];
-    const size_t hi = std::min(k.ihi, k.jhi);
-    L.smawk_range(k.jlo, k.jhi, L.lower(k.jlo, k.ilo, hi), hi);
+    L.sweep(k.jlo, k.jhi, k.ilo, k.ihi);
+    track->encode_rows(L.opt, k.jlo, k.jhi);  // while its minimisers are fresh in cache
   });
 }
-
-// The minimisers of one layer, non-decreasing in j, as a bit vector: row
-// jlo + t sets bit t + (opt[jlo + t] - base), base = opt[jlo]. At most 2 bits
-// per row (instead of 32).
-struct Backtrack {
-  size_t jlo = 0, base = 0;
-  std::vector<uint64_t> bits;
-
-  void encode(const uint32_t* opt, size_t lo, size_t hi) {
-    jlo = lo;
-    base = opt[lo];
-    const size_t nbits = (hi - lo + 1) + (opt[hi] - base);
-    bits.assign(nbits / 64 + 1, 0);
-    constexpr size_t kChunk = size_t{1} << 16;
-    const size_t rows = hi - lo + 1, chunks = (rows + kChunk - 1) / kChunk;
-    uint64_t* b = bits.data();
-    const auto one = [&](size_t c) {
-      uint64_t acc = 0;
-      size_t word = SIZE_MAX;
-      for (size_t t = c * kChunk; t < std::min(rows, (c + 1) * kChunk); ++t) {
-        const size_t p = t + (opt[lo + t] - base);
-        if ((p >> 6) != word) {
-          if (word != SIZE_MAX) __atomic_fetch_or(b + word, acc, __ATOMIC_RELAXED);
-          word = p >> 6;
-          acc = 0;
-        }
-        acc |= uint64_t{1} << (p & 63);
-      }
-      if (word != SIZE_MAX) __atomic_fetch_or(b + word, acc, __ATOMIC_RELAXED);
-    };
-    if (chunks == 1) one(0);
-    else parallel_for(chunks, one);
-  }
-
-  // opt[j]: the position of set bit number j - jlo.
-  size_t decode(size_t j) const {
-    size_t need = j - jlo;  // set bits to skip
-    for (size_t w = 0;; ++w) {
-      uint64_t v = bits[w];
-      const size_t c = static_cast<size_t>(__builtin_popcountll(v));
-      if (need < c) {
-        for (; need > 0; --need) v &= v - 1;
-        const size_t p = w * 64 + static_cast<size_t>(__builtin_ctzll(v));
-        return base + p - (j - jlo);
-      }
-      need -= c;
-    }
-  }
-};
 
 }  // namespace
 
@@ -495,41 +902,44 @@ size_t kmeans1d_sorted(const double* x, const double* w, size_t n, size_t k,
     for (size_t i = 0; i < n; ++i) (*starts)[i] = i;
   } else if (kk > 1) {
     Prefix P(x, w, n);
-    const bool simd = kernels().isa != Isa::kScalar;
-    std::vector<double> cur(n);
+    const Isa isa = kernels().isa;
+    // pv[i] = the previous layer's cost of values [0, i - 1]: one cluster
+    // first; each layer writes the next one's into nv.
+    AlignedDoubles pv_buf(n + 1), nv_buf(n + 1);
+    double* pv = pv_buf.p;
+    double* nv = nv_buf.p;
     constexpr size_t kChunk = size_t{1} << 16;
     const size_t chunks = (n + kChunk - 1) / kChunk;
-    // pv[i] = cost of values [0, i - 1] (one cluster).
+    pv[0] = 0;
     parallel_for(chunks, [&](size_t c) {
-      for (size_t j = c * kChunk; j < std::min(n, (c + 1) * kChunk); ++j) P.r[j + 1].pv = P.cost(0, j);
+      for (size_t j = c * kChunk; j < std::min(n, (c + 1) * kChunk); ++j) pv[j + 1] = P.cost(0, j);
     });
     // Minimisers of the current and previous layer (uint32), and compact
     // copies of every layer but the last for the backtrack.
-    std::vector<uint32_t> opt(n), opt_prev(n);
+    AlignedArray<uint32_t> opt_a(n), opt_b(n);
+    uint32_t* opt = opt_a.p;
+    uint32_t* opt_prev = opt_b.p;
     std::vector<Backtrack> track(kk - 1);
     size_t prev_jhi = 0, last_opt = 0;
     for (size_t q = 1; q < kk; ++q) {
       // Layer q (q + 1 clusters) is needed for j <= n - kk + q only; the last
       // layer only at j = n - 1.
       const size_t jhi = n - kk + q;
-      const Layer L{P, cur.data(), opt.data(), q >= 2 ? opt_prev.data() : nullptr, prev_jhi, simd};
+      const Layer L{P, Cols{P.W.p, P.S1.p, P.S2.p, pv}, nv, opt, q >= 2 ? opt_prev : nullptr, prev_jhi, isa};
       if (q == kk - 1) {
         last_opt = L.solve_one(jhi, q, jhi);
         break;
       }
-      solve_layer(L, q, jhi, q, jhi);
-      track[q].encode(opt.data(), q, jhi);
+      track[q].init(q, jhi);
+      solve_layer(L, q, jhi, q, jhi, &track[q]);
       prev_jhi = jhi;
-      // The next layer reads pv[i] = cur[i - 1] for i in [q + 1, jhi + 1].
-      parallel_for((jhi - q + kChunk) / kChunk, [&](size_t c) {
-        for (size_t j = q + c * kChunk; j <= std::min(jhi, q + (c + 1) * kChunk - 1); ++j) P.r[j + 1].pv = cur[j];
-      });
+      std::swap(pv, nv);
       std::swap(opt, opt_prev);
     }
     (*starts)[kk - 1] = last_opt;
     size_t j = last_opt - 1;
     for (size_t q = kk - 2; q >= 1; --q) {
-      const size_t i = track[q].decode(j);
+      const size_t i = track[q].decode(j, isa != Isa::kScalar);
       (*starts)[q] = i;
       j = i - 1;
     }

@@ -1,7 +1,9 @@
 // k-means: exact 1-D clustering (sorted unique values with weights, then the
-// dynamic program of Ckmeans.1d.dp / Grønlund et al. 2017: SMAWK row minima,
-// O(k n), on layers of more than 65,536 rows, divide and conquer below) and
-// vector k-means (Lloyd with k-means++ seeding).
+// dynamic program of Ckmeans.1d.dp / Grønlund et al. 2017, whose layers' row
+// minima are monotone: on layers of more than 65,536 rows a batched sweep
+// with short SIMD windows, certified exact by a neighbour test and repaired
+// where it fails; divide and conquer with SIMD scans below) and vector
+// k-means (Lloyd with k-means++ seeding).
 //
 // Determinism: every result depends only on the inputs and the seed, never on
 // the thread count (work is split in fixed chunks and reduced in chunk order).
@@ -27,7 +29,8 @@ enum KmeansStatus : int {
 
 // Largest DP (cells: layers x distinct values) the exact 1-D clustering
 // attempts. The backtrack keeps at most 2 bits per cell (512 MiB at the cap),
-// plus 4 x 8 + 8 + 2 x 4 = 48 bytes per distinct value of working arrays.
+// plus 5 x 8 + 2 x 4 = 48 bytes per distinct value of working arrays (prefix
+// sums, two layers of costs, two of minimisers).
 constexpr size_t kKmeansMaxDpCells = size_t{1} << 31;
 
 inline bool kmeans1d_fits(size_t k, size_t distinct) {

@@ -143,8 +143,9 @@ function prepareKmeans(points: unknown, opts: unknown): KmeansCall {
  * k-means of `points` (n × dim values, row-major; a Float32Array or a float32
  * / float16 / bfloat16 Tensor, flattened). dim = 1 is solved exactly by default
  * (sorted distinct values with their weights, then the layered dynamic
- * program: SMAWK row minima, O(k·n), on large layers, divide and conquer on
- * small ones); dim > 1 runs k-means++ seeding and Lloyd iterations with SIMD
+ * program: a batched SIMD sweep of each layer's monotone row minima, checked
+ * exact by a neighbour test, on large layers, divide and conquer on small
+ * ones); dim > 1 runs k-means++ seeding and Lloyd iterations with SIMD
  * distances on the thread pool. Deterministic for a given seed, whatever the
  * thread count.
  */

@@ -381,41 +381,35 @@ function clusterSparse<R, T>(
   const [M, K] = w.shape;
   const importance = o.importance === undefined || o.importance === null ? null : checkImportance(o.importance, M, K);
   const vals = w.storedValues();
-  const count = w.storedCount;
-  checkFinite('w', vals.subarray(0, count));
+  checkFinite('w', vals.subarray(0, w.nnz));
   // Importance of each stored value (at its column).
   let weights: Float32Array | null = null;
   if (importance !== null) {
-    weights = new Float32Array(count);
+    weights = new Float32Array(w.nnz);
     const cols = new Int32Array(K), idx = new Int32Array(K);
     for (let m = 0; m < M; m++) {
       const c = w.storedRow(m, cols, idx);
       for (let i = 0; i < c; i++) weights[idx[i]] = importance[m * K + cols[i]];
     }
   }
+  // One codebook per group of rows: each non-empty row, or the whole tensor.
+  const all = Array.from({ length: M }, (_, m) => m);
+  const groups = granularity === 'row'
+    ? all.map((m) => ({ rows: [m], range: w.rowRange(m) }))
+    : [{ rows: all, range: [0, w.nnz] as [number, number] }];
+  const used = groups.filter(({ range: [lo, hi] }) => hi > lo); // empty rows keep a zero table
   const k = 1 << bits;
-  const job = (lo: number, hi: number) => () => {
+  const jobs = used.map(({ range: [lo, hi] }) => () => {
     const ws = weights?.subarray(lo, hi);
     const weighted = ws !== undefined && ws.some((x) => x > 0); // all-zero importance: unweighted
     return km(vals.subarray(lo, hi), weighted ? { k, weights: ws } : { k });
-  };
-  const rows = granularity === 'row'
-    ? Array.from({ length: M }, (_, m) => w.rowRange(m)).filter(([lo, hi]) => hi > lo)
-    : count > 0 ? [[0, count] as [number, number]] : [];
-  return run(rows.map(([lo, hi]) => job(lo, hi)), (results) => {
+  });
+  return run(jobs, (results) => {
     const table = new Float32Array(M * LUT4_ENTRIES);
-    const fill = (m: number, c: Float32Array) => {
-      for (let e = 0; e < LUT4_ENTRIES; e++) table[m * LUT4_ENTRIES + e] = c[Math.min(e, c.length - 1)];
-    };
-    if (granularity === 'tensor') {
-      if (results.length > 0) for (let m = 0; m < M; m++) fill(m, results[0].centroids);
-    } else {
-      let r = 0;
-      for (let m = 0; m < M; m++) {
-        const [lo, hi] = w.rowRange(m);
-        if (hi > lo) fill(m, results[r++].centroids);
-      }
-    }
+    used.forEach(({ rows }, g) => {
+      const c = results[g].centroids;
+      for (const m of rows) for (let e = 0; e < LUT4_ENTRIES; e++) table[m * LUT4_ENTRIES + e] = c[Math.min(e, c.length - 1)];
+    });
     return w.withTable(table);
   });
 }

@@ -500,6 +500,14 @@ export class SparseTensor {
     });
   }
 
+  /** The same stored set and structure arrays (shared) with other values. */
+  private withValues(valueType: 'int8' | 'lut4', values: Int8Array | Uint8Array, extra: { scales?: Float32Array; table?: Float32Array }): SparseTensor {
+    return new SparseTensor({
+      shape: [this.shape[0], this.shape[1]], format: this.format, valueType, nnz: this.nnz, nm: this.nm, ...extra,
+      values, offsets: this.offsets, masks: this.masks, cols: this.cols, codes: this.codes,
+    });
+  }
+
   toString(): string {
     const kind = this.format === 'nm' ? `nm ${this.nm}` : this.format;
     return `SparseTensor<${kind}, ${this.valueType}, density ${this.density.toFixed(4)}>[${this.shape.join(', ')}]`;
@@ -553,7 +561,7 @@ export class SparseTensor {
    */
   quantizeInt8(): SparseTensor {
     this.checkFloatValues();
-    const [M, K] = this.shape;
+    const M = this.shape[0];
     const vals = this.storedValues();
     const codes = new Int8Array(this.values.length);
     const scales = new Float32Array(M);
@@ -573,10 +581,7 @@ export class SparseTensor {
         codes[i] = Math.sign(vals[i]) * Math.min(127, q);
       }
     }
-    return new SparseTensor({
-      shape: [M, K], format: this.format, valueType: 'int8', nnz: this.nnz, nm: this.nm, scales,
-      values: codes, offsets: this.offsets, masks: this.masks, cols: this.cols, codes: this.codes,
-    });
+    return this.withValues('int8', codes, { scales });
   }
 
   /**
@@ -586,7 +591,7 @@ export class SparseTensor {
    */
   withTable(table: Float32Array): SparseTensor {
     const vals = this.storedValues();
-    const indices = new Uint8Array(Math.ceil(this.storedCount / 2) + PAD);
+    const indices = new Uint8Array(Math.ceil(this.nnz / 2) + PAD);
     for (let m = 0; m < this.shape[0]; m++) {
       const [lo, hi] = this.rowRange(m), t = m * LUT4_ENTRIES;
       for (let i = lo; i < hi; i++) {
@@ -602,15 +607,7 @@ export class SparseTensor {
         indices[i >> 1] |= best << ((i & 1) * 4);
       }
     }
-    return new SparseTensor({
-      shape: [this.shape[0], this.shape[1]], format: this.format, valueType: 'lut4', nnz: this.nnz, nm: this.nm, table,
-      values: indices, offsets: this.offsets, masks: this.masks, cols: this.cols, codes: this.codes,
-    });
-  }
-
-  /** @internal Number of stored values (explicit zeros included), without padding. */
-  get storedCount(): number {
-    return this.shape[0] === 0 ? 0 : this.rowRange(this.shape[0] - 1)[1];
+    return this.withValues('lut4', indices, { table });
   }
 
   /** @internal A RangeError unless the values are float32 / float16 / bfloat16 (quantize and cluster start from those). */
@@ -634,7 +631,7 @@ export class SparseTensor {
     if (this.values instanceof Float32Array) return this.values;
     if (this.values instanceof Int8Array) return Float32Array.from(this.values);
     if (this.valueType === 'lut4') {
-      const out = new Float32Array(this.storedCount + PAD), v = this.values, table = this.table!;
+      const out = new Float32Array(this.nnz + PAD), v = this.values, table = this.table!;
       for (let m = 0; m < this.shape[0]; m++) {
         const [lo, hi] = this.rowRange(m);
         for (let i = lo; i < hi; i++) out[i] = table[m * LUT4_ENTRIES + ((v[i >> 1] >> ((i & 1) * 4)) & 15)];

@@ -421,7 +421,7 @@ Napi::Value QuantFit(const Napi::CallbackInfo& info) {
   const size_t size = size_arg(info, 2, "size"), groups = size_arg(info, 3, "groups");
   const uint32_t* off = nullptr;
   if (!info[1].IsNull()) {
-    off = typed_data<const uint32_t>(info, 1, napi_uint32_array, "offsets", checked_mul(env, groups, 1) + 1);
+    off = typed_data<const uint32_t>(info, 1, napi_uint32_array, "offsets", groups + 1);
     for (size_t g = 0; g < groups; ++g)
       if (off[g + 1] < off[g]) throw Napi::RangeError::New(env, "Expected nondecreasing offsets");
     if (off[groups] > n) throw Napi::RangeError::New(env, "Expected offsets inside w");

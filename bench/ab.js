@@ -9,8 +9,10 @@
 //
 // Options:
 //   --a DIR, --b DIR   checkouts with a built addon and dist/ (default: --b is this checkout)
-//   --weights KIND     f32 | bf16 | int8 | int4 | clustered4 | clustered2 | bitmap | csr |
-//                      bitmap-int4 | csr-int4 (sparse kinds pruned to --sparsity)
+//   --weights KIND     f32 | bf16 | int8 | int4 | int4-g128 | int4-asym | clustered4 | clustered2 |
+//                      bitmap | csr | bitmap-int4 | csr-int4 (sparse kinds pruned to --sparsity;
+//                      int4 kinds: groups of 32 unless named, no scale search)
+//   --activations A    float32 | int8 (linear's options.activations, quantized weights only)
 //   --shape MxK        (default 4096x4096)    --n N          activation rows (default 1)
 //   --sparsity S       (default 0.8)          --cache cold|hot (default hot)
 //   --rounds R         (default 31)           --calls C      calls per round and side (default 10)
@@ -20,7 +22,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs, rng, fillGaussian, median } from './common.js';
 
 const args = parseArgs();
-const known = new Set(['a', 'b', 'weights', 'shape', 'n', 'sparsity', 'cache', 'rounds', 'calls', 'cold-mb']);
+const known = new Set(['a', 'b', 'weights', 'shape', 'n', 'sparsity', 'cache', 'rounds', 'calls', 'cold-mb', 'activations']);
 for (const k of Object.keys(args)) if (!known.has(k)) throw new Error(`unknown option --${k}`);
 if (!args.a) throw new Error('--a DIR is required (a checkout with a built addon and dist/)');
 const kind = args.weights ?? 'clustered4';
@@ -40,7 +42,9 @@ function make(L) {
   const sparse = (values) => L.prune(t, { sparsity, values, format: kind.startsWith('csr') ? 'csr' : 'bitmap' });
   const made = {
     f32: () => t, bf16: () => t.to('bfloat16'),
-    int8: () => L.quantize(t, { bits: 8 }), int4: () => L.quantize(t, { bits: 4, groupSize: 32 }),
+    int8: () => L.quantize(t, { bits: 8 }), int4: () => L.quantize(t, { bits: 4, groupSize: 32, search: false }),
+    'int4-g128': () => L.quantize(t, { bits: 4, groupSize: 128, search: false }),
+    'int4-asym': () => L.quantize(t, { bits: 4, groupSize: 32, scheme: 'asymmetric', search: false }),
     clustered4: () => L.cluster(t, { bits: 4 }), clustered2: () => L.cluster(t, { bits: 2 }),
     bitmap: () => sparse('bfloat16'), csr: () => sparse('bfloat16'),
     'bitmap-int4': () => L.quantize(sparse('float32'), { bits: 4 }), 'csr-int4': () => L.quantize(sparse('float32'), { bits: 4 }),
@@ -52,7 +56,8 @@ function make(L) {
     : first instanceof L.SparseTensor ? first.clone() : made());
   const set = [first];
   for (let i = 1, n = cold ? Math.max(2, Math.ceil(coldBytes / bytes)) : 1; i < n; i++) set.push(copy());
-  return { set, bytes, xt: L.Tensor.from(x, [N, K]), linear: L.linear };
+  const options = args.activations ? { activations: args.activations } : undefined;
+  return { set, bytes, xt: L.Tensor.from(x, [N, K]), linear: (xt, wt) => L.linear(xt, wt, null, options) };
 }
 
 const a = make(A), b = make(B);

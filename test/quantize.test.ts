@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { linear, linearAsync, quantize, QuantizedTensor, relativeError, sqnr, Tensor } from '../lib/index.js';
+import { getNumThreads, linear, linearAsync, quantize, QuantizedTensor, relativeError, setNumThreads, sqnr, Tensor } from '../lib/index.js';
 import type { QuantizeOptions } from '../lib/index.js';
 import {
   absmaxBaseline, dequantizeRef, firstMismatch, fitAsymmetricRef, fitNf4Ref, fitSymmetricRef, int8ActivationsRef, linearRef, randomArray, rng, syntheticWeights,
@@ -159,7 +159,11 @@ describe('linear on quantized weights (weights decoded in registers)', () => {
 });
 
 describe("linear on quantized weights with activations: 'int8' (integer dot products)", () => {
-  const INT8_SETTINGS = SETTINGS.filter((o) => o.scheme !== 'nf4' && (o.groupSize ?? (o.bits === 4 ? 32 : 0)) !== 16);
+  // Plus a group spanning a whole 64-weight step of byte codes, and one wider than a 128-weight 4-bit step.
+  const INT8_SETTINGS = [
+    ...SETTINGS.filter((o) => o.scheme !== 'nf4' && (o.groupSize ?? (o.bits === 4 ? 32 : 0)) !== 16),
+    { bits: 8, groupSize: 64 }, { bits: 4, groupSize: 256, scheme: 'asymmetric' },
+  ] as QuantizeOptions[];
   const SHAPES: [number, number, number][] = [[1, 1, 32], [1, 9, 64], [2, 13, 96], [3, 5, 128], [4, 17, 256], [7, 33, 160], [50, 12, 64], [1, 40, 1024]];
 
   for (const o of INT8_SETTINGS) {
@@ -176,6 +180,26 @@ describe("linear on quantized weights with activations: 'int8' (integer dot prod
       });
     });
   }
+
+  it('gives bit-identical outputs for any N and thread count', () => {
+    const M = 37, K = 448;  // K: three 128-weight steps and a 64-weight tail
+    const x = Tensor.from(randomArray(9 * K, 5), [9, K]);
+    for (const o of INT8_SETTINGS) {
+      const q = quantize(Tensor.from(randomArray(M * K, 6), [M, K]), { ...o, groupSize: o.groupSize && K % o.groupSize ? 32 : o.groupSize });
+      const all = linear(x, q, null, { activations: 'int8' }).data;
+      for (let n = 0; n < 9; n++) {
+        const one = linear(Tensor.from(x.data.subarray(n * K, (n + 1) * K), [1, K]), q, null, { activations: 'int8' }).data;
+        expect(Array.from(one), `${label(o)} row ${n}`).toEqual(Array.from(all.subarray(n * M, (n + 1) * M)));
+      }
+      const threads = getNumThreads();
+      try {
+        setNumThreads(1);
+        expect(Array.from(linear(x, q, null, { activations: 'int8' }).data), label(o)).toEqual(Array.from(all));
+      } finally {
+        setNumThreads(threads);
+      }
+    }
+  });
 
   it('adds a small error over weights-only (measured here: relative RMSE of y)', () => {
     const M = 256, K = 1024, N = 4;

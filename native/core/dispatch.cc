@@ -16,6 +16,7 @@ const KernelTable kScalarKernels = {
     {linear_dense_f32_ref, linear_dense_f16_ref, linear_dense_bf16_ref},
     nullptr,
     linear_quant_ref,
+    linear_quant_i8_pack_ref,
     linear_quant_i8_ref,
     {linear_sparse_ref, linear_sparse_ref, linear_sparse_ref},
     nullptr,
@@ -29,6 +30,7 @@ const KernelTable kAvx2Kernels = {
     {linear_dense_f32_avx2, linear_dense_f16_avx2, linear_dense_bf16_avx2},
     nullptr,
     linear_quant_avx2,
+    linear_quant_i8_pack_ref,
     linear_quant_i8_ref,
     {linear_bitmap_avx2, linear_csr_avx2, linear_nm_avx2},
     nullptr,
@@ -42,7 +44,8 @@ const KernelTable kAvx512Kernels = {
     {linear_dense_f32_avx512, linear_dense_f16_avx512, linear_dense_bf16_avx512},
     linear_pack_x_avx512,
     linear_quant_avx512,
-    linear_quant_i8_ref,  // replaced by the VNNI kernel when the CPU has VNNI (select())
+    linear_quant_i8_pack_ref,  // these two are replaced by the VNNI pair when the CPU has VNNI (select())
+    linear_quant_i8_ref,
     {linear_bitmap_avx512, linear_csr_avx512, linear_nm_avx512},
     linear_pack_xt_avx512,
     linear_clustered_avx512,
@@ -82,7 +85,10 @@ void select(const char* requested) {
     }
   }
   g_selected = *table_for(isa);
-  if (isa == Isa::kAvx512 && cpu_features().avx512_vnni) g_selected.linear_quant_i8 = linear_quant_i8_avx512vnni;
+  if (isa == Isa::kAvx512 && cpu_features().avx512_vnni) {
+    g_selected.linear_quant_i8_pack = linear_quant_i8_pack_avx512vnni;
+    g_selected.linear_quant_i8 = linear_quant_i8_avx512vnni;
+  }
   g_active = &g_selected;
 }
 

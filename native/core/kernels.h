@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "clustered.h"
 #include "cpu.h"
@@ -18,8 +19,14 @@ using QuantLinearKernel = void (*)(const float* x, size_t ldx, const QuantWeight
                                    const float* bias, float* y, size_t ldy, size_t n0, size_t n1,
                                    size_t m0, size_t m1);
 
-// As QuantLinearKernel, with activations quantized to int8 (quant.h).
-using QuantI8LinearKernel = void (*)(const Int8Activations& x, const QuantWeights& w, size_t K,
+// Quantizes activations x [N, K] (K % 32 == 0) to int8 by
+// quantize_activations' rule, exactly, and lays them out in `packed` for the
+// same table's linear_quant_i8 on weights of w's format.
+using QuantI8PackKernel = void (*)(const float* x, size_t N, size_t K, const QuantWeights& w,
+                                   std::vector<ActivationLine>& packed);
+
+// As QuantLinearKernel, on activations packed by linear_quant_i8_pack.
+using QuantI8LinearKernel = void (*)(const ActivationLine* x, const QuantWeights& w, size_t K,
                                      const float* bias, float* y, size_t ldy, size_t n0, size_t n1,
                                      size_t m0, size_t m1);
 
@@ -74,6 +81,7 @@ struct KernelTable {
   // unused); when null, it reads x [N, K] as is.
   PackActivations linear_pack_x;
   QuantLinearKernel linear_quant;  // reads activations packed like linear_dense
+  QuantI8PackKernel linear_quant_i8_pack;
   QuantI8LinearKernel linear_quant_i8;
   // Indexed by SparseFormat. bitmap and nm read activations packed by
   // linear_pack_x; csr by linear_pack_xt (needed only above kCsrGatherRows

@@ -96,14 +96,11 @@ void linear_quant(const float* x, size_t N, size_t K, const QuantWeights& w, siz
                   const float* bias, float* y, bool int8_activations) {
   if (int8_activations) {
     if (N == 0 || M == 0) return;
-    std::vector<int8_t> q(N * K);
-    std::vector<float> scale(N * K / 32);
-    std::vector<int32_t> sum(N * K / 32);
-    quantize_activations(x, N, K, q.data(), scale.data(), sum.data());
-    const Int8Activations xa{q.data(), scale.data(), sum.data()};
+    std::vector<ActivationLine> xa;
+    kernels().linear_quant_i8_pack(x, N, K, w, xa);
     const QuantI8LinearKernel kernel = kernels().linear_quant_i8;
     drive(x, N, K, M, quant_row_bytes(w, K), nullptr, 0, [&](const float*, const float*, size_t n0, size_t n1, size_t m0, size_t m1) {
-      kernel(xa, w, K, bias, y, M, n0, n1, m0, m1);
+      kernel(xa.data(), w, K, bias, y, M, n0, n1, m0, m1);
     });
     return;
   }

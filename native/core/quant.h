@@ -40,15 +40,14 @@ inline size_t quant_row_bytes(const QuantWeights& w, size_t K) {
 
 // Activations quantized to int8 in blocks of 32 along K (K % 32 == 0):
 // x[n, k] ~ scale[n, b] * q[n, k] with b = k / 32, scale = absmax / 127 and
-// q = round-half-even(x / scale); sum[n, b] = the block's sum of q.
-struct Int8Activations {
-  const int8_t* q;       // [N, K]
-  const float* scale;    // [N, K / 32]
-  const int32_t* sum;    // [N, K / 32]
-};
-
+// q = round-half-even(x / scale) (0 when scale is 0); sum[n, b] = the block's
+// sum of q. This is the rule; each ISA's packer (kernels.h) follows it
+// exactly and lays the result out for its kernel in 64-byte lines.
 void quantize_activations(const float* x, size_t N, size_t K, int8_t* q, float* scale,
                           int32_t* sum);
+struct alignas(64) ActivationLine {
+  uint8_t bytes[64];
+};
 
 // y[N, M] = x[N, K] . w^T (+ bias).
 // Weights-only (int8_activations false): weights decoded to f32 in registers,

@@ -155,7 +155,7 @@ SPARQ_TARGET_AVX512 inline __m512 book_register(const void* codebook, ScaleType 
 // so results match the generic driver bit for bit.
 template <unsigned Bits, int MR, int NR>
 SPARQ_TARGET_AVX512 void narrow_tile(const float* xg, const ClusteredWeights& w, const uint8_t* const* idx,
-                                     const size_t* books, size_t K, float* out) {
+                                     const size_t* books, size_t K, size_t row_bytes, float* out) {
   constexpr size_t E = size_t{1} << Bits;
   constexpr bool kTwo = E > 16;
   __m512 lo[MR], hi[MR], acc[MR][NR];
@@ -179,7 +179,11 @@ SPARQ_TARGET_AVX512 void narrow_tile(const float* xg, const ClusteredWeights& w,
       const float* xs = xg + 8 * sb * kStep;
       __m512i v[MR];
 #pragma GCC unroll 8
-      for (int i = 0; i < MR; ++i) v[i] = _mm512_loadu_si512(idx[i] + sb * 64);
+      for (int i = 0; i < MR; ++i) {
+        v[i] = _mm512_loadu_si512(idx[i] + sb * 64);
+        // Into L2, the line the next tile's row reads at this step (see kPrefetchRows).
+        _mm_prefetch(reinterpret_cast<const char*>(idx[i] + sb * 64 + MR * row_bytes), _MM_HINT_T1);
+      }
 #pragma GCC unroll 8
       for (int g = 0; g < 8; ++g) {
         const __m512 xv = _mm512_loadu_ps(xs + g * kStep);
@@ -244,7 +248,7 @@ SPARQ_TARGET_AVX512 void narrow(const float* xg, const ClusteredWeights& w, size
       books[i] = r / w.rows_per_book;
     }
     float out[MR * NR];
-    narrow_tile<Bits, MR, NR>(xg, w, idx, books, K, out);
+    narrow_tile<Bits, MR, NR>(xg, w, idx, books, K, row_bytes, out);
     store_tile(out, NR, std::min<size_t>(MR, m1 - m), bias, y, ldy, n, m);
   }
 }

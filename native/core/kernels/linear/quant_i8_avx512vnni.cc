@@ -1,139 +1,247 @@
-// AVX-512 VNNI linear with int8 activations: per 64 weights (two blocks of 32)
-// the codes become 64 unsigned bytes in K order, VPDPBUSD multiplies them with
-// the int8 activations into 16 lanes of 4-product sums (lanes 0-7: the first
-// block, 8-15: the second), the code offset is taken off with the lanes'
-// activation sums (computed the same way against ones), and each lane is
-// scaled by its block's weight scale times activation scale (plus min times
-// activation sum) into float accumulators, reduced at the end.
+// AVX-512 VNNI linear with int8 activations. A step is one 64-byte load of a
+// row's codes: 128 weights (four blocks of 32) for 4-bit codes, 64 (two
+// blocks) for byte codes. Each task first lays its activation rows out step by
+// step to match the codes as they come out of the register (ActStep below),
+// so the inner loop is: load the codes, split nibbles with two ANDs and a
+// shift, one or two VPDPBUSD (16 lanes of 4-product sums, started from minus
+// the code offset times the activations' lane sums), and one FMA of the
+// lanes, converted to float, by the lanes' weight scale times activation
+// scale (plus one FMA for the mins). Lane l belongs to block l / 4 (4-bit) or
+// l / 8 (bytes); lanes are reduced once per output. With one scale per row the
+// scale (and min) are applied to the reduced sum instead, once per output.
+//
+// Every output runs the same instruction sequence whatever the tile shape, N
+// or thread split, so results are bit-identical across them.
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "../../target.h"
-#include "tile_store.h"
 #include "quant.h"
+#include "tile_store.h"
 #include "tiles_avx512.h"
 
 namespace sparq {
 namespace {
+constexpr size_t kBlock = 32;  // weights per activation scale
 
-template <CodeType Code, bool HasMin>
-struct Weights {
-  const uint8_t* codes;
-  const float* scales;  // rows [m0, m1) as float32
-  const float* mins;
-  size_t m0, row_bytes, groups;
-  unsigned shift;
+// Each step also prefetches into L2 the code line that the row this many rows
+// below reads at the same step (the next N = 1 tile). The hardware
+// prefetchers alone restart on every tile's short rows: measured 1.46x on
+// 4-bit weights streamed from DRAM at N = 1 (bench/ab.js --weights int4
+// --activations int8 --cache cold).
+constexpr size_t kPrefetchRows = 8;
 
-  // 64 codes from k as unsigned bytes in K order (32 when only one block is left).
-  SPARQ_TARGET_AVX512VNNI __m512i codes_u8(size_t m, size_t k, bool half) const {
-    const uint8_t* row = codes + m * row_bytes;
-    if (Code == CodeType::kNibble) {
-      const uint8_t* p = row + (k >> 5) * 16;
-      const __m256i b = half ? _mm256_maskz_loadu_epi8(0xFFFF, p)
-                             : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-      const __m256i nib = _mm256_set1_epi8(0x0F);
-      const __m512i lo = _mm512_castsi256_si512(_mm256_and_si256(b, nib));
-      const __m512i hi = _mm512_castsi256_si512(_mm256_and_si256(_mm256_srli_epi16(b, 4), nib));
-      // [A low nibbles, B low, ...] + [A high, B high, ...] -> A0-15 A16-31 B0-15 B16-31
-      return _mm512_permutex2var_epi64(lo, _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11), hi);
-    }
-    __m512i b = half ? _mm512_maskz_loadu_epi8(0xFFFFFFFFull, row + k) : _mm512_loadu_si512(row + k);
-    if (Code == CodeType::kInt8) b = _mm512_xor_si512(b, _mm512_set1_epi8(static_cast<char>(0x80)));
-    return b;
-  }
-
-  // Per-lane values of a [m - m0, groups] table for the blocks at k and k + 32
-  // (lanes 0-7 and 8-15): one broadcast when both blocks share a group, else
-  // a 2-float load spread by a permute (groups of 32).
-  SPARQ_TARGET_AVX512VNNI __m512 lanes(const float* table, size_t m, size_t k, bool half) const {
-    const float* t = table + (m - m0) * groups + (k >> shift);
-    if (shift != 5) return _mm512_set1_ps(t[0]);
-    // Scales are 4-byte aligned only: movq through the unaligned-load intrinsic.
-    const __m128 pair = half ? _mm_load_ss(t) : _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(t)));
-    const __m512i idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-    return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(pair));
-  }
+// One step of one activation row, laid out for the codes of a step.
+// 4-bit: q[16b + j] = x[32b + j] and q[64 + 16b + j] = x[32b + 16 + j] for
+// block b of the step (the low and high nibbles of code byte 16b + j).
+// Bytes: q[j] = x[j], j < 64. Past K everything is zero.
+template <int QBytes>
+struct alignas(64) ActStep {
+  int8_t q[QBytes];
+  int32_t neg_offset_sum[16];  // -(code offset) * the lane's activation sum
+  float scale[16];             // the lane's block scale
+  float scaled_sum[16];        // scale * the lane's activation sum (for mins)
 };
 
-// Activation side of one 64-wide step of row n.
-struct ActStep {
-  __m512i q;               // 64 int8 activations
-  __m512i sum;             // per lane: sum of its 4 activations
-  __m512i neg_offset_sum;  // per lane: -(code offset) * sum
-  __m512 scale;            // per lane: the block's activation scale
+template <CodeType Code>
+struct StepShape {
+  static constexpr bool kNibble = Code == CodeType::kNibble;
+  static constexpr size_t kWeights = kNibble ? 128 : 64;
+  static constexpr int kQBytes = kNibble ? 128 : 64;
+  static constexpr int kLaneShift = kNibble ? 2 : 3;  // block of lane l = l >> kLaneShift
+  using Act = ActStep<kQBytes>;
 };
 
-SPARQ_TARGET_AVX512VNNI inline ActStep act_step(const Int8Activations& x, size_t K, size_t n,
-                                                size_t k, bool half, int offset_shift) {
-  ActStep a;
-  const int8_t* q = x.q + n * K + k;
-  a.q = half ? _mm512_maskz_loadu_epi8(0xFFFFFFFFull, q) : _mm512_loadu_si512(q);
-  a.sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1), a.q);
-  a.neg_offset_sum = offset_shift > 0 ? _mm512_sub_epi32(_mm512_setzero_si512(),
-                                                         _mm512_sll_epi32(a.sum, _mm_cvtsi32_si128(offset_shift)))
-                                      : _mm512_setzero_si512();
-  const float* s = x.scale + n * (K / 32) + k / 32;
-  a.scale = _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(s[0]), _mm512_set1_ps(half ? s[0] : s[1]));
-  return a;
+// Lane i of the result = t[i >> lane_shift] (t: per-block values of a step).
+SPARQ_TARGET_AVX512VNNI inline __m512 spread(__m512 t, int lane_shift) {
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  return _mm512_permutexvar_ps(_mm512_srl_epi32(lane, _mm_cvtsi32_si128(lane_shift)), t);
 }
 
-template <CodeType Code, bool HasMin, int MR, int NR>
-SPARQ_TARGET_AVX512VNNI void tile(const Int8Activations& x, const Weights<Code, HasMin>& w,
-                                  const size_t* rows, size_t K, size_t n, int offset_shift,
-                                  float* out) {
+// Packed activations: per row, `steps` ActSteps then one line whose first
+// float is the sum of the row's scaled_sum lanes (for mins per row).
+template <CodeType Code>
+struct PackedRows {
+  using Act = typename StepShape<Code>::Act;
+  static_assert(sizeof(Act) % sizeof(ActivationLine) == 0, "ActStep is whole lines");
+  size_t steps, row_lines;
+  explicit PackedRows(size_t K)
+      : steps((K + StepShape<Code>::kWeights - 1) / StepShape<Code>::kWeights),
+        row_lines(steps * (sizeof(Act) / sizeof(ActivationLine)) + 1) {}
+  const Act* row(const ActivationLine* x, size_t n) const { return reinterpret_cast<const Act*>(x + n * row_lines); }
+  Act* row(ActivationLine* x, size_t n) const { return reinterpret_cast<Act*>(x + n * row_lines); }
+  const float* sum(const ActivationLine* x, size_t n) const {
+    return reinterpret_cast<const float*>(x + n * row_lines + row_lines - 1);
+  }
+  float* sum(ActivationLine* x, size_t n) const { return reinterpret_cast<float*>(x + n * row_lines + row_lines - 1); }
+};
+
+// Quantizes the 32 activations at p by quantize_activations' rule: the codes
+// of p[0..15] and p[16..31], and the block's scale.
+SPARQ_TARGET_AVX512VNNI inline void quantize_block(const float* p, __m128i& q0, __m128i& q1, float& scale) {
+  const __m512 a = _mm512_loadu_ps(p), b = _mm512_loadu_ps(p + 16);
+  const float d = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b))) / 127.0f;
+  scale = d;
+  if (d == 0) {
+    q0 = q1 = _mm_setzero_si128();
+    return;
+  }
+  const __m512 dv = _mm512_set1_ps(d);
+  const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+  constexpr int kNearest = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+  const __m512i ca = _mm512_cvt_roundps_epi32(_mm512_div_ps(a, dv), kNearest);
+  const __m512i cb = _mm512_cvt_roundps_epi32(_mm512_div_ps(b, dv), kNearest);
+  q0 = _mm512_cvtepi32_epi8(_mm512_min_epi32(_mm512_max_epi32(ca, lo), hi));
+  q1 = _mm512_cvtepi32_epi8(_mm512_min_epi32(_mm512_max_epi32(cb, lo), hi));
+}
+
+// Quantizes and lays out one activation row (see ActStep); returns the sum of
+// its scaled_sum lanes.
+template <CodeType Code>
+SPARQ_TARGET_AVX512VNNI float pack_row(const float* x, size_t K, int offset, typename StepShape<Code>::Act* out,
+                                       size_t steps) {
+  using S = StepShape<Code>;
+  const __m512i ones = _mm512_set1_epi8(1);
+  __m512 total = _mm512_setzero_ps();
+  for (size_t s = 0; s < steps; ++s) {
+    typename S::Act& a = out[s];
+    const size_t k = s * S::kWeights, blocks = std::min(S::kWeights, K - k) / kBlock;
+    alignas(16) float scales[4] = {0, 0, 0, 0};
+    __m128i* q = reinterpret_cast<__m128i*>(a.q);
+    for (size_t b = 0; b < S::kWeights / kBlock; ++b) {
+      __m128i q0 = _mm_setzero_si128(), q1 = _mm_setzero_si128();
+      if (b < blocks) quantize_block(x + k + b * kBlock, q0, q1, scales[b]);
+      // 4-bit: block b's first 16 codes go with the low nibbles (line 0), its
+      // last 16 with the high ones (line 1); bytes: in order.
+      _mm_store_si128(q + (S::kNibble ? b : 2 * b), q0);
+      _mm_store_si128(q + (S::kNibble ? 4 + b : 2 * b + 1), q1);
+    }
+    __m512i sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, _mm512_load_si512(a.q));
+    if (S::kNibble) sum = _mm512_dpbusd_epi32(sum, ones, _mm512_load_si512(a.q + 64));
+    _mm512_store_si512(a.neg_offset_sum, _mm512_mullo_epi32(sum, _mm512_set1_epi32(-offset)));
+    const __m512 scale = spread(_mm512_castps128_ps512(_mm_load_ps(scales)), S::kLaneShift);
+    const __m512 scaled_sum = _mm512_mul_ps(scale, _mm512_cvtepi32_ps(sum));
+    _mm512_store_ps(a.scale, scale);
+    _mm512_store_ps(a.scaled_sum, scaled_sum);
+    total = _mm512_add_ps(total, scaled_sum);
+  }
+  return avx512::reduce_add(total);
+}
+
+// Scales (and mins) per step: kGroups distinct groups in a step (1, 2 or 4),
+// or 0 for one group per row, applied after the reduction.
+template <CodeType Code, bool HasMin, int kGroups>
+struct Weights {
+  using S = StepShape<Code>;
+  const uint8_t* codes;
+  const float* scales;  // rows [m0, m1) as float32, `groups` per row
+  const float* mins;
+  size_t m0, row_bytes, groups;
+  unsigned shift;  // group of weight k = k >> shift
+
+  // The step's 64 code bytes as unsigned bytes: lo (and hi, the high nibbles).
+  template <bool Tail>
+  SPARQ_TARGET_AVX512VNNI void codes_u8(const uint8_t* p, __mmask64 tail, __m512i& lo, __m512i& hi) const {
+    const __m512i b = Tail ? _mm512_maskz_loadu_epi8(tail, p) : _mm512_loadu_si512(p);
+    if (S::kNibble) {
+      const __m512i nib = _mm512_set1_epi8(0x0F);
+      lo = _mm512_and_si512(b, nib);
+      hi = _mm512_and_si512(_mm512_srli_epi16(b, 4), nib);
+    } else {
+      lo = Code == CodeType::kInt8 ? _mm512_xor_si512(b, _mm512_set1_epi8(static_cast<char>(0x80))) : b;
+    }
+  }
+
+  // Per-lane values of a table (scales or mins) for the step at weight k.
+  template <bool Tail>
+  SPARQ_TARGET_AVX512VNNI __m512 lanes(const float* table, size_t m, size_t k, __mmask16 groups_tail) const {
+    const float* t = table + (m - m0) * groups + (k >> shift);
+    if (kGroups == 1) return _mm512_set1_ps(t[0]);
+    const __mmask16 all = static_cast<__mmask16>((1u << kGroups) - 1u);
+    const __m512 v = _mm512_castps128_ps512(_mm_maskz_loadu_ps(Tail ? groups_tail : all, t));
+    return spread(v, kGroups == 2 ? 3 : 2);
+  }
+};
+
+template <CodeType Code, bool HasMin, int kGroups, int MR, int NR, bool Tail>
+SPARQ_TARGET_AVX512VNNI inline void step(const Weights<Code, HasMin, kGroups>& w,
+                                         const uint8_t* const* rows, const size_t* ms,
+                                         const typename StepShape<Code>::Act* const* act, size_t s,
+                                         __mmask64 code_tail, __mmask16 groups_tail,
+                                         __m512 (&acc)[MR][NR]) {
+  using S = StepShape<Code>;
+  const size_t k = s * S::kWeights;
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+    __m512i lo, hi;
+    if (!Tail) _mm_prefetch(reinterpret_cast<const char*>(rows[i] + s * 64 + kPrefetchRows * w.row_bytes), _MM_HINT_T1);
+    w.template codes_u8<Tail>(rows[i] + s * 64, code_tail, lo, hi);
+    __m512 ws = _mm512_setzero_ps(), wm = _mm512_setzero_ps();
+    if (kGroups != 0) ws = w.template lanes<Tail>(w.scales, ms[i], k, groups_tail);
+    if (kGroups != 0 && HasMin) wm = w.template lanes<Tail>(w.mins, ms[i], k, groups_tail);
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; ++j) {
+      const typename S::Act& a = act[j][s];
+      __m512i dot = _mm512_dpbusd_epi32(_mm512_load_si512(a.neg_offset_sum), lo, _mm512_load_si512(a.q));
+      if (S::kNibble) dot = _mm512_dpbusd_epi32(dot, hi, _mm512_load_si512(a.q + 64));
+      const __m512 xs = _mm512_load_ps(a.scale);
+      acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), kGroups == 0 ? xs : _mm512_mul_ps(ws, xs), acc[i][j]);
+      if (kGroups != 0 && HasMin) acc[i][j] = _mm512_fmadd_ps(wm, _mm512_load_ps(a.scaled_sum), acc[i][j]);
+    }
+  }
+}
+
+template <CodeType Code, bool HasMin, int kGroups, int MR, int NR>
+SPARQ_TARGET_AVX512VNNI void tile(const Weights<Code, HasMin, kGroups>& w, size_t K, size_t m,
+                                  size_t m1, const ActivationLine* x, const PackedRows<Code>& packed,
+                                  const float* bias, float* y, size_t ldy, size_t n) {
+  using S = StepShape<Code>;
+  size_t ms[MR];
+  const uint8_t* rows[MR];
+  for (int i = 0; i < MR; ++i) {
+    ms[i] = std::min(m + i, m1 - 1);
+    rows[i] = w.codes + ms[i] * w.row_bytes;
+  }
+  const typename S::Act* act[NR];
+  for (int j = 0; j < NR; ++j) act[j] = packed.row(x, n + j);
   __m512 acc[MR][NR];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
     for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_setzero_ps();
-  for (size_t k = 0; k < K; k += 64) {
-    const bool half = K - k < 64;
-    ActStep a[NR];
-#pragma GCC unroll 8
-    for (int j = 0; j < NR; ++j) a[j] = act_step(x, K, n + j, k, half, offset_shift);
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) {
-      const __m512i u = w.codes_u8(rows[i], k, half);
-      const __m512 ws = w.lanes(w.scales, rows[i], k, half);
-      __m512 wm = _mm512_setzero_ps();
-      if (HasMin) wm = w.lanes(w.mins, rows[i], k, half);
-#pragma GCC unroll 8
-      for (int j = 0; j < NR; ++j) {
-        // dot - offset * sum: start the dot product from -offset * sum.
-        const __m512i dot = _mm512_dpbusd_epi32(a[j].neg_offset_sum, u, a[j].q);
-        acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(ws, a[j].scale), acc[i][j]);
-        if (HasMin) {
-          acc[i][j] = _mm512_fmadd_ps(_mm512_mul_ps(wm, a[j].scale), _mm512_cvtepi32_ps(a[j].sum), acc[i][j]);
-        }
-      }
-    }
+  const size_t full = K / S::kWeights, rest = K % S::kWeights;
+  for (size_t s = 0; s < full; ++s) step<Code, HasMin, kGroups, MR, NR, false>(w, rows, ms, act, s, 0, 0, acc);
+  if (rest != 0) {
+    const size_t code_bytes = S::kNibble ? rest / 2 : rest;
+    const __mmask64 code_tail = (1ull << code_bytes) - 1;
+    const size_t group = size_t{1} << w.shift;
+    const __mmask16 groups_tail = static_cast<__mmask16>((1u << ((rest + group - 1) / group)) - 1u);
+    step<Code, HasMin, kGroups, MR, NR, true>(w, rows, ms, act, full, code_tail, groups_tail, acc);
   }
+  float out[MR * NR];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-    for (int j = 0; j < NR; ++j) out[i * NR + j] = avx512::reduce_add(acc[i][j]);
+    for (int j = 0; j < NR; ++j) {
+      float r = avx512::reduce_add(acc[i][j]);
+      if (kGroups == 0) {
+        const size_t g = (ms[i] - w.m0) * w.groups;
+        r = HasMin ? std::fma(w.scales[g], r, w.mins[g] * *packed.sum(x, n + j)) : w.scales[g] * r;
+      }
+      out[i * NR + j] = r;
+    }
+  store_tile(out, NR, std::min<size_t>(MR, m1 - m), bias, y, ldy, n, m);
 }
 
-template <CodeType Code, bool HasMin, int MR, int NR>
-SPARQ_TARGET_AVX512VNNI void tile_to_y(const Int8Activations& x, const Weights<Code, HasMin>& w,
-                                       size_t K, size_t n, size_t m, size_t m1, int offset_shift,
-                                       const float* bias, float* y, size_t ldy) {
-  size_t rows[MR];
-  for (int i = 0; i < MR; ++i) rows[i] = std::min(m + i, m1 - 1);
-  float out[MR * NR];
-  tile<Code, HasMin, MR, NR>(x, w, rows, K, n, offset_shift, out);
-  const size_t mr = std::min<size_t>(MR, m1 - m);
-  store_tile(out, NR, mr, bias, y, ldy, n, m);
-}
-
-template <CodeType Code, bool HasMin>
-SPARQ_TARGET_AVX512VNNI void run(const Int8Activations& x, const QuantWeights& qw, size_t K,
+template <CodeType Code, bool HasMin, int kGroups>
+SPARQ_TARGET_AVX512VNNI void run(const ActivationLine* x, const QuantWeights& qw, size_t K,
                                  const float* bias, float* y, size_t ldy, size_t n0, size_t n1,
                                  size_t m0, size_t m1) {
   thread_local std::vector<float> scale_scratch, min_scratch;
-  Weights<Code, HasMin> w;
+  Weights<Code, HasMin, kGroups> w;
   w.codes = qw.codes;
   w.m0 = m0;
   w.row_bytes = quant_row_bytes(qw, K);
@@ -141,32 +249,65 @@ SPARQ_TARGET_AVX512VNNI void run(const Int8Activations& x, const QuantWeights& q
   w.shift = qw.group_size == 0 ? 63u : static_cast<unsigned>(__builtin_ctzll(qw.group_size));
   w.scales = avx512::scale_rows(qw.scales, qw.scale_type, w.groups, m0, m1, scale_scratch);
   w.mins = HasMin ? avx512::scale_rows(qw.mins, qw.scale_type, w.groups, m0, m1, min_scratch) : nullptr;
-  const int offset = quant_code_offset(qw);
-  const int offset_shift = offset == 0 ? 0 : __builtin_ctz(static_cast<unsigned>(offset));
+  const PackedRows<Code> packed(K);
   if (n1 - n0 == 1) {
-    for (size_t m = m0; m < m1; m += 8) tile_to_y<Code, HasMin, 8, 1>(x, w, K, n0, m, m1, offset_shift, bias, y, ldy);
+    for (size_t m = m0; m < m1; m += 8) tile<Code, HasMin, kGroups, 8, 1>(w, K, m, m1, x, packed, bias, y, ldy, n0);
     return;
   }
   for (size_t m = m0; m < m1; m += 4) {
     for (size_t n = n0; n < n1;) {
-      switch (std::min<size_t>(3, n1 - n)) {
-        case 3: tile_to_y<Code, HasMin, 4, 3>(x, w, K, n, m, m1, offset_shift, bias, y, ldy); n += 3; break;
-        case 2: tile_to_y<Code, HasMin, 4, 2>(x, w, K, n, m, m1, offset_shift, bias, y, ldy); n += 2; break;
-        default: tile_to_y<Code, HasMin, 4, 1>(x, w, K, n, m, m1, offset_shift, bias, y, ldy); n += 1; break;
+      switch (std::min<size_t>(4, n1 - n)) {
+        case 4: tile<Code, HasMin, kGroups, 4, 4>(w, K, m, m1, x, packed, bias, y, ldy, n); n += 4; break;
+        case 3: tile<Code, HasMin, kGroups, 4, 3>(w, K, m, m1, x, packed, bias, y, ldy, n); n += 3; break;
+        case 2: tile<Code, HasMin, kGroups, 4, 2>(w, K, m, m1, x, packed, bias, y, ldy, n); n += 2; break;
+        default: tile<Code, HasMin, kGroups, 4, 1>(w, K, m, m1, x, packed, bias, y, ldy, n); n += 1; break;
       }
     }
   }
 }
 
+// Distinct scale groups in a step: 0 (one per row), 1, 2 or 4.
+template <CodeType Code, bool HasMin>
+SPARQ_TARGET_AVX512VNNI void run_groups(const ActivationLine* x, const QuantWeights& w, size_t K,
+                                        const float* bias, float* y, size_t ldy, size_t n0,
+                                        size_t n1, size_t m0, size_t m1) {
+  const size_t per_step = w.group_size == 0 ? 0 : std::max<size_t>(1, StepShape<Code>::kWeights / w.group_size);
+  switch (per_step) {
+    case 0: run<Code, HasMin, 0>(x, w, K, bias, y, ldy, n0, n1, m0, m1); break;
+    case 1: run<Code, HasMin, 1>(x, w, K, bias, y, ldy, n0, n1, m0, m1); break;
+    case 2: run<Code, HasMin, 2>(x, w, K, bias, y, ldy, n0, n1, m0, m1); break;
+    default:
+      if constexpr (StepShape<Code>::kNibble) run<Code, HasMin, 4>(x, w, K, bias, y, ldy, n0, n1, m0, m1);
+      break;  // byte codes: group_size >= 32 gives at most 2 groups a step
+  }
+}
+
 }  // namespace
 
-SPARQ_TARGET_AVX512VNNI void linear_quant_i8_avx512vnni(const Int8Activations& x,
+SPARQ_TARGET_AVX512VNNI void linear_quant_i8_pack_avx512vnni(const float* x, size_t N, size_t K,
+                                                             const QuantWeights& w,
+                                                             std::vector<ActivationLine>& out) {
+  const auto pack = [&](auto code) {
+    constexpr CodeType kCode = decltype(code)::value;
+    const PackedRows<kCode> packed(K);
+    out.resize(N * packed.row_lines);
+    for (size_t n = 0; n < N; ++n) {
+      const float sum = pack_row<kCode>(x + n * K, K, quant_code_offset(w), packed.row(out.data(), n), packed.steps);
+      *packed.sum(out.data(), n) = sum;
+    }
+  };
+  // Byte codes (int8, uint8) share one layout.
+  if (w.code_type == CodeType::kNibble) pack(std::integral_constant<CodeType, CodeType::kNibble>{});
+  else pack(std::integral_constant<CodeType, CodeType::kUint8>{});
+}
+
+SPARQ_TARGET_AVX512VNNI void linear_quant_i8_avx512vnni(const ActivationLine* x,
                                                         const QuantWeights& w, size_t K,
                                                         const float* bias, float* y, size_t ldy,
                                                         size_t n0, size_t n1, size_t m0,
                                                         size_t m1) {
   visit_quant_format(w, [&](auto code, auto has_min) {
-    run<decltype(code)::value, decltype(has_min)::value>(x, w, K, bias, y, ldy, n0, n1, m0, m1);
+    run_groups<decltype(code)::value, decltype(has_min)::value>(x, w, K, bias, y, ldy, n0, n1, m0, m1);
   });
 }
 

@@ -47,19 +47,46 @@ void linear_quant_ref(const float* x, size_t ldx, const QuantWeights& w, size_t 
 }  // namespace sparq
 
 namespace sparq {
+namespace {
+
+// The reference packing: per activation row, its K codes, then its K / 32
+// scales, then its K / 32 sums, each part starting on a line.
+size_t lines_for(size_t bytes) { return (bytes + sizeof(ActivationLine) - 1) / sizeof(ActivationLine); }
+struct RefLayout {
+  size_t scale, sum, row;  // line offsets of a row's parts, and of the next row
+  explicit RefLayout(size_t K)
+      : scale(lines_for(K)), sum(scale + lines_for(K / 32 * 4)), row(sum + lines_for(K / 32 * 4)) {}
+};
+
+}  // namespace
+
+void linear_quant_i8_pack_ref(const float* x, size_t N, size_t K, const QuantWeights&,
+                              std::vector<ActivationLine>& packed) {
+  const RefLayout L(K);
+  packed.resize(N * L.row);
+  for (size_t n = 0; n < N; ++n) {
+    ActivationLine* r = packed.data() + n * L.row;
+    quantize_activations(x + n * K, 1, K, reinterpret_cast<int8_t*>(r), reinterpret_cast<float*>(r + L.scale),
+                         reinterpret_cast<int32_t*>(r + L.sum));
+  }
+}
 
 // Per block of 32: an exact integer dot product of codes and activations,
 // the code offset and min applied through the block sums, then scaled.
-void linear_quant_i8_ref(const Int8Activations& x, const QuantWeights& w, size_t K,
+void linear_quant_i8_ref(const ActivationLine* xa, const QuantWeights& w, size_t K,
                          const float* bias, float* y, size_t ldy, size_t n0, size_t n1, size_t m0,
                          size_t m1) {
+  const RefLayout L(K);
   const size_t groups = quant_groups(w, K), blocks = K / 32;
   const size_t gs = w.group_size == 0 ? K : w.group_size;
   const int offset = quant_code_offset(w);
   for (size_t m = m0; m < m1; ++m) {
     const uint8_t* codes = w.codes + m * quant_row_bytes(w, K);
     for (size_t n = n0; n < n1; ++n) {
-      const int8_t* q = x.q + n * K;
+      const ActivationLine* r = xa + n * L.row;
+      const int8_t* q = reinterpret_cast<const int8_t*>(r);
+      const float* x_scale = reinterpret_cast<const float*>(r + L.scale);
+      const int32_t* x_sum = reinterpret_cast<const int32_t*>(r + L.sum);
       float acc = 0;
       for (size_t b = 0; b < blocks; ++b) {
         int32_t dot = 0;
@@ -73,11 +100,11 @@ void linear_quant_i8_ref(const Int8Activations& x, const QuantWeights& w, size_t
           }
           dot += u * q[k];
         }
-        const int32_t bsum = x.sum[n * blocks + b];
+        const int32_t bsum = x_sum[b];
         const size_t g = m * groups + b * 32 / gs;
         float t = scale_at(w.scales, w.scale_type, g) * static_cast<float>(dot - offset * bsum);
         if (w.mins) t = std::fmaf(scale_at(w.mins, w.scale_type, g), static_cast<float>(bsum), t);
-        acc = std::fmaf(x.scale[n * blocks + b], t, acc);
+        acc = std::fmaf(x_scale[b], t, acc);
       }
       y[n * ldy + m] = bias ? acc + bias[m] : acc;
     }

@@ -30,8 +30,8 @@ const KernelTable kAvx2Kernels = {
     {linear_dense_f32_avx2, linear_dense_f16_avx2, linear_dense_bf16_avx2},
     nullptr,
     linear_quant_avx2,
-    linear_quant_i8_pack_ref,
-    linear_quant_i8_ref,
+    linear_quant_i8_pack_avx2,
+    linear_quant_i8_avx2,
     {linear_bitmap_avx2, linear_csr_avx2, linear_nm_avx2},
     nullptr,
     linear_clustered_avx2,
@@ -44,8 +44,8 @@ const KernelTable kAvx512Kernels = {
     {linear_dense_f32_avx512, linear_dense_f16_avx512, linear_dense_bf16_avx512},
     linear_pack_x_avx512,
     linear_quant_avx512,
-    linear_quant_i8_pack_ref,  // these two are replaced by the VNNI pair when the CPU has VNNI (select())
-    linear_quant_i8_ref,
+    linear_quant_i8_pack_avx2,  // these two are replaced by the VNNI pair when the CPU has VNNI (select())
+    linear_quant_i8_avx2,
     {linear_bitmap_avx512, linear_csr_avx512, linear_nm_avx512},
     linear_pack_xt_avx512,
     linear_clustered_avx512,

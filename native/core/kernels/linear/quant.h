@@ -22,6 +22,11 @@ void linear_quant_i8_pack_ref(const float* x, size_t N, size_t K, const QuantWei
 void linear_quant_i8_ref(const ActivationLine* x, const QuantWeights& w, size_t K,
                          const float* bias, float* y, size_t ldy, size_t n0, size_t n1, size_t m0,
                          size_t m1);
+void linear_quant_i8_pack_avx2(const float* x, size_t N, size_t K, const QuantWeights& w,
+                               std::vector<ActivationLine>& packed);
+void linear_quant_i8_avx2(const ActivationLine* x, const QuantWeights& w, size_t K,
+                          const float* bias, float* y, size_t ldy, size_t n0, size_t n1, size_t m0,
+                          size_t m1);
 void linear_quant_i8_pack_avx512vnni(const float* x, size_t N, size_t K, const QuantWeights& w,
                                      std::vector<ActivationLine>& packed);
 void linear_quant_i8_avx512vnni(const ActivationLine* x, const QuantWeights& w, size_t K,

@@ -88,7 +88,7 @@ function speed() {
     const r = { k: String(k) };
     r.t16 = fmt(timeIt(() => cluster(w16, { bits, granularity: 'tensor' }), tiny ? 1 : 3), 1);
     // exact per-tensor f32 keeps a (k - 1) x distinct table of 4-byte indices: skipped past 4 GB
-    r.t32 = (k - 1) * distinct32 <= 2 ** 30 ? fmt(timeIt(() => cluster(w32, { bits, granularity: 'tensor' }), 1), 1) : 'skipped (DP table > 4 GB)';
+    r.t32 = (k - 1) * distinct32 <= 2 ** 30 ? fmt(timeIt(() => cluster(w32, { bits, granularity: 'tensor' }), tiny ? 1 : 3), 1) : 'skipped (DP table > 4 GB)';
     const rs16 = Tensor.from(w16.data.subarray(0, ROW_SAMPLE * SIDE), [ROW_SAMPLE, SIDE], 'float16');
     const rs32 = Tensor.from(w32.data.subarray(0, ROW_SAMPLE * SIDE), [ROW_SAMPLE, SIDE]);
     const scale = SIDE / ROW_SAMPLE;

@@ -237,6 +237,51 @@ describe('cluster', () => {
     }
   });
 
+  it('takes the nearest stored entry, ties to the lower one, for every codebook size and type (float thresholds, 16-bit tables)', () => {
+    // A coarse grid makes repeated values and exact midpoints between entries likely.
+    const r = rng(5);
+    const grid = Tensor.from(Float32Array.from({ length: M * K }, () => Math.round((r() - 0.5) * 40) / 8), [M, K]);
+    let ties = 0;
+    for (const src of [w, grid, grid.to('float16')]) {
+      const vals = src.toFloat32().data;
+      for (const bits of [1, 2, 3, 4, 5, 8]) {
+        for (const granularity of ['row', 'tensor'] as const) {
+          for (const codebookType of ['float16', 'float32'] as const) {
+            const c = cluster(src, { bits, granularity, codebookType });
+            const d = c.toDense().data, E = 2 ** bits;
+            for (let m = 0; m < M; m++) {
+              const book = granularity === 'row' ? m : 0;
+              const entries = Array.from(codebookType === 'float32' ? c.codebook.subarray(book * E, (book + 1) * E)
+                : Array.from(c.codebook.subarray(book * E, (book + 1) * E), (h) => f16ToF32Ref(h)));
+              for (let k = 0; k < K; k++) {
+                const v = vals[m * K + k];
+                let best = 0;
+                for (let e = 1; e < E; e++) if (Math.abs(entries[e] - v) < Math.abs(entries[best] - v)) best = e;
+                if (entries.some((e) => e !== entries[best] && Math.abs(e - v) === Math.abs(entries[best] - v))) ties++;
+                if (d[m * K + k] !== entries[best]) throw new Error(`${JSON.stringify({ bits, granularity, codebookType })} [${m}, ${k}] = ${v}: ${d[m * K + k]}, nearest ${entries[best]}`);
+              }
+            }
+          }
+        }
+      }
+    }
+    // Exact midpoints: the even multiples of 0.25 carry all the importance, so they are the entries; odd ones lie halfway.
+    for (const bits of [1, 2, 3, 4, 5, 8]) {
+      const E = 2 ** bits, KK = 2 * E;
+      const v = Tensor.from(Float32Array.from({ length: 3 * KK }, (_, i) => (i % KK) * 0.25), [3, KK]);
+      const importance = Tensor.from(Float32Array.from({ length: 3 * KK }, (_, i) => (i % 2 === 0 ? 1 : 0)), [3, KK]);
+      for (const codebookType of ['float16', 'float32'] as const) {
+        const d = cluster(v, { bits, codebookType, importance }).toDense().data;
+        for (let i = 0; i < d.length; i++) {
+          const k = i % KK, want = Math.min(k - (k % 2), KK - 2) * 0.25;
+          if (k % 2 === 1 && k < KK - 1) ties++;
+          if (d[i] !== want) throw new Error(`bits ${bits} ${codebookType} [${i}] = ${v.data[i]}: ${d[i]}, want ${want}`);
+        }
+      }
+    }
+    expect(ties).toBeGreaterThan(0);
+  });
+
   it('reports its storage exactly, codebooks counted', () => {
     const c4 = cluster(w, { bits: 4 });
     expect(c4.indices.byteLength).toBe(M * 64); // K = 96: one superblock of 128, zero-padded

@@ -16,7 +16,17 @@ namespace sparq {
 void clustered_pack_row(const uint8_t* idx, size_t count, unsigned bits, uint8_t* row) {
   const size_t unit = clustered_superblocks(bits) ? 128 : 32;
   std::memset(row, 0, (count + unit - 1) / unit * unit / 32 * bits * 4);
-  for (size_t i = 0; i < count; ++i) {  // as clustered_index
+  size_t i = 0;
+  if (bits == 4) {  // whole superblocks: byte 4 l + h holds indices 32 h + l (low nibble) and 32 h + 16 + l
+    for (; i + 128 <= count; i += 128) {
+      uint8_t* s = row + (i >> 7) * 64;
+      const uint8_t* v = idx + i;
+      for (unsigned l = 0; l < 16; ++l)
+        for (unsigned h = 0; h < 4; ++h)
+          s[4 * l + h] = static_cast<uint8_t>((v[32 * h + l] & 0xF) | (v[32 * h + 16 + l] & 0xF) << 4);
+    }
+  }
+  for (; i < count; ++i) {  // as clustered_index
     unsigned v = idx[i];
     if (clustered_superblocks(bits)) {
       uint8_t* s = row + (i >> 7) * bits * 16;
@@ -105,9 +115,12 @@ BookResult cluster_book_1d(const void* w, WeightType vt, size_t r0, size_t r1, s
     store_entry(codebook, opt.codebook_type, book * E + c, v);
   }
   // Nearest stored entry: a table over all 16-bit patterns when the book is
-  // large, else a binary search per value; rows in parallel (inline when this
-  // book already runs on the pool).
+  // large, else the entries' float thresholds (nearest_thresholds): counted
+  // in one vectorisable pass per threshold over a row for small books, by a
+  // binary search per value for larger ones. Rows in parallel (inline when
+  // this book already runs on the pool).
   std::vector<uint8_t> lut;
+  std::vector<float> thr(E - 1);
   if (vt != WeightType::kF32 && n >= 65536) {
     lut.resize(65536);
     for (uint32_t b = 0; b < 65536; ++b) {
@@ -115,18 +128,45 @@ BookResult cluster_book_1d(const void* w, WeightType vt, size_t r0, size_t r1, s
       const double v = vt == WeightType::kBF16 ? bf16_to_f32_scalar(pattern) : f16_to_f32_scalar(pattern);
       lut[b] = std::isfinite(v) ? static_cast<uint8_t>(nearest_sorted(stored.data(), E, v)) : 0;
     }
+  } else {
+    nearest_thresholds(stored.data(), E, thr.data());
   }
   constexpr size_t kRows = 16;
   parallel_for((r1 - r0 + kRows - 1) / kRows, [&](size_t task) {
     std::vector<uint8_t> idx(K);
+    std::vector<uint32_t> count(K);
+    std::vector<float> wide(vt == WeightType::kF32 ? 0 : K);
     for (size_t m = r0 + task * kRows; m < std::min(r1, r0 + (task + 1) * kRows); ++m) {
       const size_t base = (m - r0) * K;
       if (!lut.empty()) {
         const uint16_t* h = static_cast<const uint16_t*>(vals) + base;
         for (size_t k = 0; k < K; ++k) idx[k] = lut[h[k]];
       } else {
-        for (size_t k = 0; k < K; ++k)
-          idx[k] = static_cast<uint8_t>(nearest_sorted(stored.data(), E, value_at(vals, vt, base + k)));
+        const float* v = static_cast<const float*>(vals) + base;
+        if (vt != WeightType::kF32) {
+          for (size_t k = 0; k < K; ++k) wide[k] = static_cast<float>(value_at(vals, vt, base + k));
+          v = wide.data();
+        }
+        if (E <= 16) {
+          uint32_t* cnt = count.data();
+          std::fill(cnt, cnt + K, 0u);
+          for (size_t b = 0; b + 1 < E; ++b) {
+            const float t = thr[b];
+            for (size_t k = 0; k < K; ++k) cnt[k] += v[k] >= t ? 1u : 0u;
+          }
+          for (size_t k = 0; k < K; ++k) idx[k] = static_cast<uint8_t>(cnt[k]);
+        } else {
+          for (size_t k = 0; k < K; ++k) {
+            size_t first = 0, len = E - 1;
+            while (len > 0) {
+              const size_t half = len >> 1, b = first + half;
+              const bool right = v[k] >= thr[b];
+              first = right ? b + 1 : first;
+              len = right ? len - half - 1 : half;
+            }
+            idx[k] = static_cast<uint8_t>(first);
+          }
+        }
       }
       clustered_pack_row(idx.data(), K, opt.bits, indices + m * row_bytes);
     }

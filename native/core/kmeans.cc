@@ -4,13 +4,13 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <new>
 #include <utility>
 
 #include <immintrin.h>
 
 #include "half.h"
 #include "kernels.h"
+#include "large_buffer.h"
 #include "target.h"
 #include "thread_pool.h"
 
@@ -23,21 +23,23 @@ inline double value_at(const void* p, WeightType t, size_t i) { return widen_sca
 inline uint32_t f32_key(uint32_t u) { return (u & 0x80000000u) ? ~u : (u | 0x80000000u); }
 inline float key_f32(uint32_t k) { return bits_f32((k & 0x80000000u) ? (k & 0x7FFFFFFFu) : ~k); }
 
-// LSD radix sort of 64-bit items on their upper 32 bits (3 passes of 11,
-// 11, 10 bits); the lower 32 bits travel along. Stable, so equal keys keep
-// their input order. Each pass splits the items into a fixed number of
-// parts on the pool (histograms, then scatters at offsets in part order: the
-// same permutation whatever the thread count).
-void radix_sort_hi32(std::vector<uint64_t>& a) {
-  const size_t n = a.size();
-  std::vector<uint64_t> tmp(n);
-  constexpr int kShift[3] = {32, 43, 54};
+// LSD radix sort of n items on their 32-bit key: the item itself (uint32_t)
+// or its upper half (uint64_t, the lower half travels along). 3 passes of
+// 11, 11 and 10 bits. Stable, so equal keys keep their input order. Each
+// pass splits the items into a fixed number of parts on the pool
+// (histograms, then scatters at offsets in part order: the same permutation
+// whatever the thread count).
+template <typename Item>
+void radix_sort_key32(Item* a, size_t n) {
+  constexpr int kBase = sizeof(Item) == 8 ? 32 : 0;
+  LargeArray<Item> tmp(n);
+  constexpr int kShift[3] = {kBase, kBase + 11, kBase + 22};
   constexpr uint32_t kMask[3] = {0x7FF, 0x7FF, 0x3FF};
   constexpr size_t kParts = 16, kBuckets = 2048;
   const size_t part = (n + kParts - 1) / kParts;
   std::vector<size_t> hist(kParts * kBuckets);
-  uint64_t* src = a.data();
-  uint64_t* dst = tmp.data();
+  Item* src = a;
+  Item* dst = tmp.p;
   for (int p = 0; p < 3; ++p) {
     const int sh = kShift[p];
     const uint32_t mask = kMask[p];
@@ -62,13 +64,13 @@ void radix_sort_hi32(std::vector<uint64_t>& a) {
     parallel_for(kParts, [&](size_t c) {
       size_t* h = hist.data() + c * kBuckets;
       for (size_t i = c * part; i < std::min(n, (c + 1) * part); ++i) {
-        const uint64_t v = src[i];
+        const Item v = src[i];
         dst[h[(v >> sh) & mask]++] = v;
       }
     });
     std::swap(src, dst);
   }
-  if (src != a.data()) std::memcpy(a.data(), src, n * sizeof(uint64_t));
+  if (src != a) std::memcpy(a, src, n * sizeof(Item));
 }
 
 // Appends (x, w) to out, merging equal values.
@@ -85,7 +87,7 @@ constexpr size_t kHistChunks = 8;  // fixed, so weighted sums do not depend on t
 int unique_half(const uint16_t* v, bool bf16, size_t n, const float* weights, WeightedValues* out,
                 size_t* bad_index) {
   const size_t chunk = (n + kHistChunks - 1) / kHistChunks;
-  std::vector<double> hist(kHistChunks * 65536, 0.0);
+  LargeVector<double> hist(kHistChunks * 65536, 0.0);
   parallel_for(kHistChunks, [&](size_t c) {
     double* h = hist.data() + c * 65536;
     const size_t i0 = std::min(n, c * chunk), i1 = std::min(n, i0 + chunk);
@@ -123,9 +125,75 @@ int unique_half(const uint16_t* v, bool bf16, size_t n, const float* weights, We
   return kKmeansOk;
 }
 
-int unique_f32(const float* v, size_t n, const float* weights, WeightedValues* out,
-               size_t* bad_index) {
-  std::vector<uint64_t> items(n);
+// Distinct f32 values: the order-preserving keys (with the weights' bits
+// in the lower half of each item when weighted) radix-sorted, then the runs
+// of equal values emitted in fixed parts on the pool: each part counts the
+// runs starting in it (those of positive weight), then writes them at its
+// offset. A run's weight is summed in input order (the sort is stable), so
+// the result does not depend on the thread count.
+template <typename Item>
+void emit_runs(const Item* items, size_t n, WeightedValues* out) {
+  constexpr bool kWeighted = sizeof(Item) == 8;
+  const auto key = [&](size_t i) { return static_cast<uint32_t>(kWeighted ? static_cast<uint64_t>(items[i]) >> 32 : items[i]); };
+  // -0 (key 0x7FFFFFFF) and +0 (0x80000000) are one value.
+  const auto starts_run = [&](size_t i) {
+    if (i == 0) return true;
+    const uint32_t a = key(i - 1), b = key(i);
+    return a != b && !(a == 0x7FFFFFFFu && b == 0x80000000u);
+  };
+  const auto weight_of = [&](size_t i) {
+    return kWeighted ? static_cast<double>(bits_f32(static_cast<uint32_t>(items[i]))) : 1.0;
+  };
+  // The run starting at i: its end and total weight.
+  const auto run = [&](size_t i, double* w) {
+    double s = weight_of(i);
+    size_t j = i + 1;
+    for (; j < n && !starts_run(j); ++j) s += weight_of(j);
+    *w = s;
+    return j;
+  };
+  constexpr size_t kParts = 64;
+  const size_t part = (n + kParts - 1) / kParts;
+  std::vector<size_t> count(kParts + 1, 0);
+  parallel_for(kParts, [&](size_t c) {
+    size_t m = 0;
+    const size_t end = std::min(n, (c + 1) * part);
+    for (size_t i = c * part; i < end; ++i) {
+      if (!starts_run(i)) continue;
+      if (!kWeighted) {
+        ++m;
+        continue;
+      }
+      double w;
+      const size_t j = run(i, &w);
+      m += w > 0;
+      i = j - 1;
+    }
+    count[c + 1] = m;
+  });
+  for (size_t c = 0; c < kParts; ++c) count[c + 1] += count[c];
+  out->x.resize(count[kParts]);
+  out->w.resize(count[kParts]);
+  parallel_for(kParts, [&](size_t c) {
+    size_t o = count[c];
+    const size_t end = std::min(n, (c + 1) * part);
+    for (size_t i = c * part; i < end; ++i) {
+      if (!starts_run(i)) continue;
+      double w;
+      const size_t j = run(i, &w);
+      if (w > 0) {
+        out->x[o] = key_f32(key(i));
+        out->w[o] = w;
+        ++o;
+      }
+      i = j - 1;
+    }
+  });
+}
+
+template <typename Item>
+int unique_f32_items(const float* v, size_t n, const float* weights, WeightedValues* out, size_t* bad_index) {
+  LargeArray<Item> items(n);
   constexpr size_t kParts = 16;
   const size_t part = (n + kParts - 1) / kParts;
   std::vector<size_t> bad(kParts, SIZE_MAX);  // first non-finite value per part
@@ -136,8 +204,8 @@ int unique_f32(const float* v, size_t n, const float* weights, WeightedValues* o
         bad[c] = i;
         return;
       }
-      const uint32_t wb = weights ? f32_bits(weights[i]) : 0;
-      items[i] = (static_cast<uint64_t>(f32_key(u)) << 32) | wb;
+      if constexpr (sizeof(Item) == 8) items.p[i] = (static_cast<uint64_t>(f32_key(u)) << 32) | f32_bits(weights[i]);
+      else items.p[i] = f32_key(u);
     }
   });
   for (size_t c = 0; c < kParts; ++c)
@@ -145,43 +213,27 @@ int unique_f32(const float* v, size_t n, const float* weights, WeightedValues* o
       *bad_index = bad[c];
       return kKmeansNonFinite;
     }
-  if (n >= 4096) radix_sort_hi32(items);
-  else std::sort(items.begin(), items.end());  // same order on the key (weights are >= 0)
-  // Room for every distinct key at once (no regrowth of hundreds of MiB).
-  size_t keys = n > 0 ? 1 : 0;
-  for (size_t i = 1; i < n; ++i) keys += (items[i] >> 32) != (items[i - 1] >> 32);
-  out->x.reserve(keys);
-  out->w.reserve(keys);
-  for (size_t i = 0; i < n;) {
-    const uint32_t key = static_cast<uint32_t>(items[i] >> 32);
-    double w = 0;
-    size_t j = i;
-    for (; j < n && static_cast<uint32_t>(items[j] >> 32) == key; ++j)
-      w += weights ? static_cast<double>(bits_f32(static_cast<uint32_t>(items[j]))) : 1.0;
-    if (w > 0) push_merge(out, key_f32(key), w);
-    i = j;
+  if (n >= 4096) {
+    radix_sort_key32(items.p, n);
+  } else {  // same order (stable on the key)
+    std::stable_sort(items.p, items.p + n, [](Item a, Item b) {
+      return (sizeof(Item) == 8 ? static_cast<uint64_t>(a) >> 32 : a) < (sizeof(Item) == 8 ? static_cast<uint64_t>(b) >> 32 : b);
+    });
   }
+  emit_runs(items.p, n, out);
   return kKmeansOk;
 }
 
-// Working arrays of the DP, 64-byte aligned (whole cache lines per SIMD load).
-template <typename T>
-struct AlignedArray {
-  T* p = nullptr;
-  explicit AlignedArray(size_t n) {
-    p = static_cast<T*>(::operator new[]((n + 64 / sizeof(T)) * sizeof(T), std::align_val_t{64}));
-  }
-  ~AlignedArray() { ::operator delete[](p, std::align_val_t{64}); }
-  AlignedArray(const AlignedArray&) = delete;
-  AlignedArray& operator=(const AlignedArray&) = delete;
-};
-using AlignedDoubles = AlignedArray<double>;
+int unique_f32(const float* v, size_t n, const float* weights, WeightedValues* out, size_t* bad_index) {
+  return weights ? unique_f32_items<uint64_t>(v, n, weights, out, bad_index)
+                 : unique_f32_items<uint32_t>(v, n, weights, out, bad_index);
+}
 
 // Prefix sums of w, w x and w x^2 (x shifted by a central value so clusters
 // near it lose few digits to cancellation), as separate arrays so that SIMD
 // scans load 4 or 8 consecutive candidates per instruction.
 struct Prefix {
-  AlignedDoubles W, S1, S2;
+  LargeArray<double> W, S1, S2;
   Prefix(const double* x, const double* wt, size_t n) : W(n + 1), S1(n + 1), S2(n + 1) {
     const double shift = x[n / 2];
     // The sums run in order, once without stores to find each chunk's
@@ -755,7 +807,7 @@ struct Layer {
 // per row (instead of 32).
 struct Backtrack {
   size_t jlo = 0, base = 0;
-  std::vector<uint64_t> bits;
+  LargeVector<uint64_t> bits;
 
   // Rows [lo, hi] whose minimisers lie in [lo, hi] (row lo has the single
   // candidate lo, so base = lo): all bits clear, room for 2 per row.
@@ -905,7 +957,7 @@ size_t kmeans1d_sorted(const double* x, const double* w, size_t n, size_t k,
     const Isa isa = kernels().isa;
     // pv[i] = the previous layer's cost of values [0, i - 1]: one cluster
     // first; each layer writes the next one's into nv.
-    AlignedDoubles pv_buf(n + 1), nv_buf(n + 1);
+    LargeArray<double> pv_buf(n + 1), nv_buf(n + 1);
     double* pv = pv_buf.p;
     double* nv = nv_buf.p;
     constexpr size_t kChunk = size_t{1} << 16;
@@ -916,7 +968,7 @@ size_t kmeans1d_sorted(const double* x, const double* w, size_t n, size_t k,
     });
     // Minimisers of the current and previous layer (uint32), and compact
     // copies of every layer but the last for the backtrack.
-    AlignedArray<uint32_t> opt_a(n), opt_b(n);
+    LargeArray<uint32_t> opt_a(n), opt_b(n);
     uint32_t* opt = opt_a.p;
     uint32_t* opt_prev = opt_b.p;
     std::vector<Backtrack> track(kk - 1);
@@ -963,11 +1015,44 @@ size_t kmeans1d_sorted(const double* x, const double* w, size_t n, size_t k,
 }
 
 size_t nearest_sorted(const double* c, size_t k, double v) {
-  // First centroid >= v, then compare with its left neighbour.
-  const size_t hi = static_cast<size_t>(std::lower_bound(c, c + k, v) - c);
-  if (hi == 0) return 0;
-  if (hi == k) return k - 1;
-  return (v - c[hi - 1] <= c[hi] - v) ? hi - 1 : hi;
+  // v belongs right of boundary b (between c[b] and c[b + 1]) when it is
+  // strictly nearer c[b + 1]; for sorted c that holds for b below the answer
+  // and fails from it on (the two differences are monotone in b), so the
+  // answer is the first b where it fails: a branch-free binary search (the
+  // comparison at the answer is the one a lower_bound then a compare with
+  // the left neighbour would make, so the same result, ties to the lower
+  // index).
+  size_t first = 0, len = k - 1;
+  while (len > 0) {
+    const size_t half = len >> 1, b = first + half;
+    const bool right = v - c[b] > c[b + 1] - v;
+    first = right ? b + 1 : first;
+    len = right ? len - half - 1 : half;
+  }
+  return first;
+}
+
+void nearest_thresholds(const double* c, size_t k, float* thr) {
+  const uint32_t lo_key = f32_key(f32_bits(-std::numeric_limits<float>::max()));
+  const uint32_t hi_key = f32_key(f32_bits(std::numeric_limits<float>::max()));
+  for (size_t b = 0; b + 1 < k; ++b) {
+    // Strictly nearer c[b + 1]: monotone in v, so true from some float on.
+    const auto right = [&](uint32_t key) {
+      const double v = key_f32(key);
+      return v - c[b] > c[b + 1] - v;
+    };
+    if (!right(hi_key)) {
+      thr[b] = std::numeric_limits<float>::infinity();
+      continue;
+    }
+    uint32_t lo = lo_key, hi = hi_key;  // right(hi); the first such key in [lo, hi]
+    while (lo < hi) {
+      const uint32_t mid = lo + (hi - lo) / 2;
+      if (right(mid)) hi = mid;
+      else lo = mid + 1;
+    }
+    thr[b] = key_f32(lo);
+  }
 }
 
 int kmeans1d(const void* values, WeightType t, size_t n, const float* weights, size_t k,

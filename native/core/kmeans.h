@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "large_buffer.h"
 #include "weight_type.h"
 
 namespace sparq {
@@ -40,8 +41,8 @@ inline bool kmeans1d_fits(size_t k, size_t distinct) {
 
 // Sorted distinct values with their total weights (all > 0).
 struct WeightedValues {
-  std::vector<double> x;
-  std::vector<double> w;
+  LargeVector<double> x;
+  LargeVector<double> w;
 };
 
 // Collects the distinct values of values[0, n) (of type t) with summed
@@ -94,5 +95,11 @@ LloydResult kmeans_lloyd(const float* points, size_t n, size_t dim, const float*
 // Index of the centroid nearest to v among sorted centroids c[0, k) (ties to
 // the lower index).
 size_t nearest_sorted(const double* c, size_t k, double v);
+
+// The same as float thresholds, for k >= 1: thr[b] (b < k - 1) is the
+// smallest finite float whose nearest centroid lies right of c[b] (+inf if
+// none), so for a finite float v nearest_sorted(c, k, v) is the number of
+// thresholds <= v (they are non-decreasing).
+void nearest_thresholds(const double* c, size_t k, float* thr);
 
 }  // namespace sparq

@@ -6,10 +6,9 @@
 #include <limits>
 #include <utility>
 
-#include <immintrin.h>
-
 #include "half.h"
 #include "kernels.h"
+#include "kernels/kmeans/dp.h"
 #include "large_buffer.h"
 #include "target.h"
 #include "thread_pool.h"
@@ -277,380 +276,11 @@ struct Prefix {
   }
 };
 
-// One candidate of a DP row: the row's end is (bw, bs1, bs2) = the prefix
-// sums at j + 1, the candidate cluster start i; pv[i] is the previous layer's
-// cost of values [0, i - 1]. Every ISA level computes the same operations in
-// the same order (no FMA), so the same bits.
-struct RowEnd {
-  double w, s1, s2;
-};
-struct Cols {
-  const double* w;
-  const double* s1;
-  const double* s2;
-  const double* pv;
-};
-inline double value_scalar(const Cols& c, const RowEnd& e, size_t i) {
-  const double ww = e.w - c.w[i], s = e.s1 - c.s1[i];
-  const double v = (e.s2 - c.s2[i]) - s * s / ww;
-  return c.pv[i] + (v > 0 ? v : 0);
-}
+using namespace dp1d;  // the row-minimum kernels (kernels/kmeans/dp_*.cc)
 
-// Leftmost minimum of the values over candidates i in [a, b]; returns the
-// index, the value in *best.
-size_t scan_scalar(const Cols& c, const RowEnd& e, size_t a, size_t b, double* best_out) {
-  double best = std::numeric_limits<double>::infinity();
-  size_t bi = a;
-  for (size_t i = a; i <= b; ++i) {
-    const double v = value_scalar(c, e, i);
-    if (v < best) {
-      best = v;
-      bi = i;
-    }
-  }
-  *best_out = best;
-  return bi;
-}
-
-SPARQ_TARGET_AVX2 inline __m256d value_avx2(const Cols& c, __m256d bw, __m256d bs1, __m256d bs2, size_t i) {
-  const __m256d ww = _mm256_sub_pd(bw, _mm256_loadu_pd(c.w + i)), s = _mm256_sub_pd(bs1, _mm256_loadu_pd(c.s1 + i));
-  const __m256d v = _mm256_sub_pd(_mm256_sub_pd(bs2, _mm256_loadu_pd(c.s2 + i)), _mm256_div_pd(_mm256_mul_pd(s, s), ww));
-  // max(v, 0) = (v > 0 ? v : 0), -0 -> +0
-  return _mm256_add_pd(_mm256_loadu_pd(c.pv + i), _mm256_max_pd(v, _mm256_setzero_pd()));
-}
-
-// As scan_scalar, 4 candidates at a time (two independent 4-lane minima).
-SPARQ_TARGET_AVX2 size_t scan_avx2(const Cols& c, const RowEnd& e, size_t a, size_t b, double* best_out) {
-  const __m256d bw = _mm256_set1_pd(e.w), bs1 = _mm256_set1_pd(e.s1), bs2 = _mm256_set1_pd(e.s2);
-  const __m256d inf = _mm256_set1_pd(std::numeric_limits<double>::infinity());
-  __m256d best0 = inf, best1 = inf, bidx0 = _mm256_setzero_pd(), bidx1 = _mm256_setzero_pd();
-  __m256d idx0 = _mm256_setr_pd(0, 1, 2, 3), idx1 = _mm256_setr_pd(4, 5, 6, 7);
-  const __m256d eight = _mm256_set1_pd(8);
-  size_t i = a;
-  for (; i + 7 <= b; i += 8) {
-    const __m256d v0 = value_avx2(c, bw, bs1, bs2, i), v1 = value_avx2(c, bw, bs1, bs2, i + 4);
-    const __m256d lt0 = _mm256_cmp_pd(v0, best0, _CMP_LT_OQ), lt1 = _mm256_cmp_pd(v1, best1, _CMP_LT_OQ);
-    best0 = _mm256_blendv_pd(best0, v0, lt0);
-    bidx0 = _mm256_blendv_pd(bidx0, idx0, lt0);
-    best1 = _mm256_blendv_pd(best1, v1, lt1);
-    bidx1 = _mm256_blendv_pd(bidx1, idx1, lt1);
-    idx0 = _mm256_add_pd(idx0, eight);
-    idx1 = _mm256_add_pd(idx1, eight);
-  }
-  alignas(32) double bv[8], bi[8];
-  _mm256_store_pd(bv, best0);
-  _mm256_store_pd(bv + 4, best1);
-  _mm256_store_pd(bi, bidx0);
-  _mm256_store_pd(bi + 4, bidx1);
-  double m = std::numeric_limits<double>::infinity();
-  size_t mi = a;
-  for (int l = 0; l < 8; ++l) {
-    const size_t li = a + static_cast<size_t>(bi[l]);
-    if (bv[l] < m || (bv[l] == m && li < mi)) {
-      m = bv[l];
-      mi = li;
-    }
-  }
-  for (; i <= b; ++i) {
-    const double v = value_scalar(c, e, i);
-    if (v < m) {
-      m = v;
-      mi = i;
-    }
-  }
-  *best_out = m;
-  return mi;
-}
-
-SPARQ_TARGET_AVX512 inline __m512d value_avx512(const Cols& c, __m512d bw, __m512d bs1, __m512d bs2, size_t i) {
-  const __m512d ww = _mm512_sub_pd(bw, _mm512_loadu_pd(c.w + i)), s = _mm512_sub_pd(bs1, _mm512_loadu_pd(c.s1 + i));
-  const __m512d v = _mm512_sub_pd(_mm512_sub_pd(bs2, _mm512_loadu_pd(c.s2 + i)), _mm512_div_pd(_mm512_mul_pd(s, s), ww));
-  return _mm512_add_pd(_mm512_loadu_pd(c.pv + i), _mm512_max_pd(v, _mm512_setzero_pd()));
-}
-
-// As scan_scalar, 8 candidates at a time (two independent 8-lane minima).
-SPARQ_TARGET_AVX512 size_t scan_avx512(const Cols& c, const RowEnd& e, size_t a, size_t b, double* best_out) {
-  const __m512d bw = _mm512_set1_pd(e.w), bs1 = _mm512_set1_pd(e.s1), bs2 = _mm512_set1_pd(e.s2);
-  const __m512d inf = _mm512_set1_pd(std::numeric_limits<double>::infinity());
-  __m512d best0 = inf, best1 = inf;
-  __m512i bidx0 = _mm512_setzero_si512(), bidx1 = _mm512_setzero_si512();
-  __m512i idx0 = _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(a)), _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7));
-  __m512i idx1 = _mm512_add_epi64(idx0, _mm512_set1_epi64(8));
-  const __m512i sixteen = _mm512_set1_epi64(16);
-  size_t i = a;
-  for (; i + 15 <= b; i += 16) {
-    const __m512d v0 = value_avx512(c, bw, bs1, bs2, i), v1 = value_avx512(c, bw, bs1, bs2, i + 8);
-    const __mmask8 lt0 = _mm512_cmp_pd_mask(v0, best0, _CMP_LT_OQ), lt1 = _mm512_cmp_pd_mask(v1, best1, _CMP_LT_OQ);
-    best0 = _mm512_mask_mov_pd(best0, lt0, v0);
-    bidx0 = _mm512_mask_mov_epi64(bidx0, lt0, idx0);
-    best1 = _mm512_mask_mov_pd(best1, lt1, v1);
-    bidx1 = _mm512_mask_mov_epi64(bidx1, lt1, idx1);
-    idx0 = _mm512_add_epi64(idx0, sixteen);
-    idx1 = _mm512_add_epi64(idx1, sixteen);
-  }
-  // The last 1 to 15 candidates, masked (lanes past b stay +inf).
-  for (; i <= b; i += 8) {
-    const size_t left = b - i + 1;
-    const __mmask8 in = left >= 8 ? __mmask8(0xFF) : static_cast<__mmask8>((1u << left) - 1);
-    const __m512d ww = _mm512_sub_pd(bw, _mm512_maskz_loadu_pd(in, c.w + i));
-    const __m512d s = _mm512_sub_pd(bs1, _mm512_maskz_loadu_pd(in, c.s1 + i));
-    const __m512d v = _mm512_sub_pd(_mm512_sub_pd(bs2, _mm512_maskz_loadu_pd(in, c.s2 + i)), _mm512_div_pd(_mm512_mul_pd(s, s), ww));
-    const __m512d val = _mm512_add_pd(_mm512_maskz_loadu_pd(in, c.pv + i), _mm512_max_pd(v, _mm512_setzero_pd()));
-    const __mmask8 lt = _mm512_cmp_pd_mask(val, best0, _CMP_LT_OQ) & in;
-    best0 = _mm512_mask_mov_pd(best0, lt, val);
-    bidx0 = _mm512_mask_mov_epi64(bidx0, lt, idx0);
-    idx0 = _mm512_add_epi64(idx0, _mm512_set1_epi64(8));
-  }
-  // Leftmost of the lanes' minima: the smallest value, then the smallest index.
-  const double m = _mm512_reduce_min_pd(_mm512_min_pd(best0, best1));
-  const __m512d vm = _mm512_set1_pd(m);
-  const __mmask8 e0 = _mm512_cmp_pd_mask(best0, vm, _CMP_EQ_OQ), e1 = _mm512_cmp_pd_mask(best1, vm, _CMP_EQ_OQ);
-  const __m512i big = _mm512_set1_epi64(-1);
-  const __m512i cand = _mm512_min_epu64(_mm512_mask_mov_epi64(big, e0, bidx0), _mm512_mask_mov_epi64(big, e1, bidx1));
-  *best_out = m;
-  return static_cast<size_t>(_mm512_reduce_min_epu64(cand));
-}
-
-// Row minima of a block of at most kLeafRows consecutive rows [j0, j0 + nr):
-// row j takes the leftmost minimum over columns [a, min(b, j)] (a <= j0).
-// Rows ride in the SIMD lanes, columns go by one at a time.
-constexpr size_t kLeafRows = 8;
-
-void leaf_scalar(const Cols& c, const Prefix& P, size_t j0, size_t nr, size_t a, size_t b, double* cur, uint32_t* opt) {
-  for (size_t r = 0; r < nr; ++r) {
-    const size_t j = j0 + r;
-    const RowEnd e{P.W.p[j + 1], P.S1.p[j + 1], P.S2.p[j + 1]};
-    double best;
-    opt[j] = static_cast<uint32_t>(scan_scalar(c, e, a, std::min(b, j), &best));
-    cur[j + 1] = best;
-  }
-}
-
-SPARQ_TARGET_AVX2 void leaf_avx2(const Cols& c, const Prefix& P, size_t j0, size_t nr, size_t a, size_t b, double* cur, uint32_t* opt) {
-  // Lanes past the block repeat its last row (their results are dropped).
-  alignas(32) double ew[8], es1[8], es2[8], jr[8];
-  for (size_t r = 0; r < 8; ++r) {
-    const size_t j = j0 + std::min(r, nr - 1);
-    ew[r] = P.W.p[j + 1];
-    es1[r] = P.S1.p[j + 1];
-    es2[r] = P.S2.p[j + 1];
-    jr[r] = static_cast<double>(j);
-  }
-  const __m256d bw0 = _mm256_load_pd(ew), bw1 = _mm256_load_pd(ew + 4);
-  const __m256d bs10 = _mm256_load_pd(es1), bs11 = _mm256_load_pd(es1 + 4);
-  const __m256d bs20 = _mm256_load_pd(es2), bs21 = _mm256_load_pd(es2 + 4);
-  const __m256d j0v = _mm256_load_pd(jr), j1v = _mm256_load_pd(jr + 4);
-  const __m256d zero = _mm256_setzero_pd();
-  __m256d best0 = _mm256_set1_pd(std::numeric_limits<double>::infinity()), best1 = best0;
-  __m256d bi0 = zero, bi1 = zero;
-  const size_t hi = std::min(b, j0 + nr - 1);
-  for (size_t i = a; i <= hi; ++i) {
-    const __m256d cw = _mm256_broadcast_sd(c.w + i), cs1 = _mm256_broadcast_sd(c.s1 + i);
-    const __m256d cs2 = _mm256_broadcast_sd(c.s2 + i), cpv = _mm256_broadcast_sd(c.pv + i);
-    const __m256d iv = _mm256_set1_pd(static_cast<double>(i));
-    const __m256d ww0 = _mm256_sub_pd(bw0, cw), s0 = _mm256_sub_pd(bs10, cs1);
-    const __m256d ww1 = _mm256_sub_pd(bw1, cw), s1 = _mm256_sub_pd(bs11, cs1);
-    const __m256d v0 = _mm256_add_pd(cpv, _mm256_max_pd(_mm256_sub_pd(_mm256_sub_pd(bs20, cs2), _mm256_div_pd(_mm256_mul_pd(s0, s0), ww0)), zero));
-    const __m256d v1 = _mm256_add_pd(cpv, _mm256_max_pd(_mm256_sub_pd(_mm256_sub_pd(bs21, cs2), _mm256_div_pd(_mm256_mul_pd(s1, s1), ww1)), zero));
-    // i <= j and strictly smaller
-    const __m256d lt0 = _mm256_and_pd(_mm256_cmp_pd(iv, j0v, _CMP_LE_OQ), _mm256_cmp_pd(v0, best0, _CMP_LT_OQ));
-    const __m256d lt1 = _mm256_and_pd(_mm256_cmp_pd(iv, j1v, _CMP_LE_OQ), _mm256_cmp_pd(v1, best1, _CMP_LT_OQ));
-    best0 = _mm256_blendv_pd(best0, v0, lt0);
-    bi0 = _mm256_blendv_pd(bi0, iv, lt0);
-    best1 = _mm256_blendv_pd(best1, v1, lt1);
-    bi1 = _mm256_blendv_pd(bi1, iv, lt1);
-  }
-  alignas(32) double bv[8], bx[8];
-  _mm256_store_pd(bv, best0);
-  _mm256_store_pd(bv + 4, best1);
-  _mm256_store_pd(bx, bi0);
-  _mm256_store_pd(bx + 4, bi1);
-  for (size_t r = 0; r < nr; ++r) {
-    cur[j0 + r + 1] = bv[r];
-    opt[j0 + r] = static_cast<uint32_t>(bx[r]);
-  }
-}
-
-SPARQ_TARGET_AVX512 void leaf_avx512(const Cols& c, const Prefix& P, size_t j0, size_t nr, size_t a, size_t b, double* cur, uint32_t* opt) {
-  const __mmask8 in = static_cast<__mmask8>((1u << nr) - 1);
-  const __m512d bw = _mm512_maskz_loadu_pd(in, P.W.p + j0 + 1), bs1 = _mm512_maskz_loadu_pd(in, P.S1.p + j0 + 1);
-  const __m512d bs2 = _mm512_maskz_loadu_pd(in, P.S2.p + j0 + 1);
-  const __m512i jv = _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(j0)), _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7));
-  const __m512d zero = _mm512_setzero_pd();
-  __m512d best = _mm512_set1_pd(std::numeric_limits<double>::infinity());
-  __m512i bi = _mm512_setzero_si512();
-  const size_t hi = std::min(b, j0 + nr - 1);
-  for (size_t i = a; i <= hi; ++i) {
-    const __m512i iv = _mm512_set1_epi64(static_cast<long long>(i));
-    const __m512d ww = _mm512_sub_pd(bw, _mm512_set1_pd(c.w[i])), s = _mm512_sub_pd(bs1, _mm512_set1_pd(c.s1[i]));
-    const __m512d v = _mm512_add_pd(_mm512_set1_pd(c.pv[i]), _mm512_max_pd(_mm512_sub_pd(_mm512_sub_pd(bs2, _mm512_set1_pd(c.s2[i])), _mm512_div_pd(_mm512_mul_pd(s, s), ww)), zero));
-    // rows j >= i in the block, strictly smaller
-    const __mmask8 ok = _mm512_mask_cmple_epi64_mask(in, iv, jv);
-    const __mmask8 lt = _mm512_mask_cmp_pd_mask(ok, v, best, _CMP_LT_OQ);
-    best = _mm512_mask_mov_pd(best, lt, v);
-    bi = _mm512_mask_mov_epi64(bi, lt, iv);
-  }
-  _mm512_mask_storeu_pd(cur + j0 + 1, in, best);
-  _mm256_mask_storeu_epi32(opt + j0, in, _mm512_cvtepi64_epi32(bi));
-}
-
-// Row minima of a batch of nr <= 8 consecutive rows [j0, j0 + nr) over one
-// shared window of columns [a, b] (row j sees [a, min(b, j)]): b starts at
-// end (the sweep passes a + kBatchCols - 1, or further) and grows by
-// kBatchStep while the last row's minimiser lies within kBatchSlack of it,
-// up to hi = min(ihi, j0 + nr - 1). Writes the rows' cur / opt; returns b.
-// Every ISA level makes the same decisions on the same values.
-constexpr size_t kBatchCols = 6, kBatchStep = 4, kBatchSlack = 2;
+// The sweep's probes right of a batch's window (b + probe_offset(t)).
 constexpr size_t kProbes = 5;
 inline size_t probe_offset(size_t t) { return (size_t{32} << t) - 16; }  // 16, 48, 112, 240, 496
-
-inline size_t batch_first_end(size_t a, size_t hi, size_t end) {
-  return std::min(std::max(end, a), hi);
-}
-
-size_t batch_scalar(const Cols& c, const Prefix& P, size_t j0, size_t nr, size_t a, size_t ihi, size_t end, double* cur, uint32_t* opt) {
-  const size_t hi = std::min(ihi, j0 + nr - 1);
-  size_t b = batch_first_end(a, hi, end);
-  double best[8];
-  size_t bi[8];
-  RowEnd e[8];
-  for (size_t r = 0; r < nr; ++r) {
-    best[r] = std::numeric_limits<double>::infinity();
-    bi[r] = a;
-    e[r] = RowEnd{P.W.p[j0 + r + 1], P.S1.p[j0 + r + 1], P.S2.p[j0 + r + 1]};
-  }
-  for (size_t i = a;;) {
-    for (; i <= b; ++i)
-      for (size_t r = i > j0 ? i - j0 : 0; r < nr; ++r) {
-        const double v = value_scalar(c, e[r], i);
-        if (v < best[r]) {
-          best[r] = v;
-          bi[r] = i;
-        }
-      }
-    if (b >= hi || bi[nr - 1] + kBatchSlack <= b) break;
-    b = std::min(b + kBatchStep, hi);
-  }
-  for (size_t r = 0; r < nr; ++r) {
-    cur[j0 + r + 1] = best[r];
-    opt[j0 + r] = static_cast<uint32_t>(bi[r]);
-  }
-  return b;
-}
-
-SPARQ_TARGET_AVX2 size_t batch_avx2(const Cols& c, const Prefix& P, size_t j0, size_t nr, size_t a, size_t ihi, size_t end, double* cur, uint32_t* opt) {
-  const size_t hi = std::min(ihi, j0 + nr - 1);
-  size_t b = batch_first_end(a, hi, end);
-  // Lanes past the block repeat its last row (their results are dropped).
-  alignas(32) double ew[8], es1[8], es2[8], jr[8];
-  for (size_t r = 0; r < 8; ++r) {
-    const size_t j = j0 + std::min(r, nr - 1);
-    ew[r] = P.W.p[j + 1];
-    es1[r] = P.S1.p[j + 1];
-    es2[r] = P.S2.p[j + 1];
-    jr[r] = static_cast<double>(j);
-  }
-  const __m256d bw0 = _mm256_load_pd(ew), bw1 = _mm256_load_pd(ew + 4);
-  const __m256d bs10 = _mm256_load_pd(es1), bs11 = _mm256_load_pd(es1 + 4);
-  const __m256d bs20 = _mm256_load_pd(es2), bs21 = _mm256_load_pd(es2 + 4);
-  const __m256d j0v = _mm256_load_pd(jr), j1v = _mm256_load_pd(jr + 4);
-  const __m256d zero = _mm256_setzero_pd();
-  __m256d best0 = _mm256_set1_pd(std::numeric_limits<double>::infinity()), best1 = best0;
-  __m256d bi0 = _mm256_set1_pd(static_cast<double>(a)), bi1 = bi0;
-  alignas(32) double bx[8];
-  for (size_t i = a;;) {
-    for (; i <= b; ++i) {
-      const __m256d cw = _mm256_broadcast_sd(c.w + i), cs1 = _mm256_broadcast_sd(c.s1 + i);
-      const __m256d cs2 = _mm256_broadcast_sd(c.s2 + i), cpv = _mm256_broadcast_sd(c.pv + i);
-      const __m256d iv = _mm256_set1_pd(static_cast<double>(i));
-      const __m256d ww0 = _mm256_sub_pd(bw0, cw), s0 = _mm256_sub_pd(bs10, cs1);
-      const __m256d ww1 = _mm256_sub_pd(bw1, cw), s1 = _mm256_sub_pd(bs11, cs1);
-      const __m256d v0 = _mm256_add_pd(cpv, _mm256_max_pd(_mm256_sub_pd(_mm256_sub_pd(bs20, cs2), _mm256_div_pd(_mm256_mul_pd(s0, s0), ww0)), zero));
-      const __m256d v1 = _mm256_add_pd(cpv, _mm256_max_pd(_mm256_sub_pd(_mm256_sub_pd(bs21, cs2), _mm256_div_pd(_mm256_mul_pd(s1, s1), ww1)), zero));
-      // i <= j and strictly smaller
-      const __m256d lt0 = _mm256_and_pd(_mm256_cmp_pd(iv, j0v, _CMP_LE_OQ), _mm256_cmp_pd(v0, best0, _CMP_LT_OQ));
-      const __m256d lt1 = _mm256_and_pd(_mm256_cmp_pd(iv, j1v, _CMP_LE_OQ), _mm256_cmp_pd(v1, best1, _CMP_LT_OQ));
-      best0 = _mm256_blendv_pd(best0, v0, lt0);
-      bi0 = _mm256_blendv_pd(bi0, iv, lt0);
-      best1 = _mm256_blendv_pd(best1, v1, lt1);
-      bi1 = _mm256_blendv_pd(bi1, iv, lt1);
-    }
-    if (b >= hi) break;
-    _mm256_store_pd(bx, bi0);
-    _mm256_store_pd(bx + 4, bi1);
-    if (static_cast<size_t>(bx[nr - 1]) + kBatchSlack <= b) break;
-    b = std::min(b + kBatchStep, hi);
-  }
-  alignas(32) double bv[8];
-  _mm256_store_pd(bv, best0);
-  _mm256_store_pd(bv + 4, best1);
-  _mm256_store_pd(bx, bi0);
-  _mm256_store_pd(bx + 4, bi1);
-  for (size_t r = 0; r < nr; ++r) {
-    cur[j0 + r + 1] = bv[r];
-    opt[j0 + r] = static_cast<uint32_t>(bx[r]);
-  }
-  return b;
-}
-
-// The values of column i for the rows (bw, bs1, bs2) in the lanes.
-SPARQ_TARGET_AVX512 inline __m512d column_avx512(const double* cw, const double* cs1, const double* cs2, const double* cpv,
-                                                 __m512d bw, __m512d bs1, __m512d bs2, size_t i) {
-  const __m512d ww = _mm512_sub_pd(bw, _mm512_set1_pd(cw[i])), s = _mm512_sub_pd(bs1, _mm512_set1_pd(cs1[i]));
-  const __m512d v = _mm512_sub_pd(_mm512_sub_pd(bs2, _mm512_set1_pd(cs2[i])), _mm512_div_pd(_mm512_mul_pd(s, s), ww));
-  return _mm512_add_pd(_mm512_set1_pd(cpv[i]), _mm512_max_pd(v, _mm512_setzero_pd()));
-}
-
-SPARQ_TARGET_AVX512 size_t batch_avx512(const Cols& c, const Prefix& P, size_t j0, size_t nr, size_t a, size_t ihi, size_t end, double* cur, uint32_t* opt) {
-  const double* const cw = c.w;
-  const double* const cs1 = c.s1;
-  const double* const cs2 = c.s2;
-  const double* const cpv = c.pv;
-  const size_t hi = std::min(ihi, j0 + nr - 1);
-  size_t b = batch_first_end(a, hi, end);
-  const __mmask8 in = static_cast<__mmask8>((1u << nr) - 1);
-  const __m512d bw = _mm512_maskz_loadu_pd(in, P.W.p + j0 + 1), bs1 = _mm512_maskz_loadu_pd(in, P.S1.p + j0 + 1);
-  const __m512d bs2 = _mm512_maskz_loadu_pd(in, P.S2.p + j0 + 1);
-  const __m512i jv = _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(j0)), _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7));
-  // Even and odd columns in two running minima (merged leftmost at the end).
-  __m512d best0 = _mm512_set1_pd(std::numeric_limits<double>::infinity()), best1 = best0;
-  __m512i bi0 = _mm512_set1_epi64(static_cast<long long>(a)), bi1 = bi0;
-  size_t i = a;
-  for (;;) {
-    for (; i + 1 <= b; i += 2) {
-      const __m512i iv0 = _mm512_set1_epi64(static_cast<long long>(i)), iv1 = _mm512_set1_epi64(static_cast<long long>(i + 1));
-      const __m512d v0 = column_avx512(cw, cs1, cs2, cpv, bw, bs1, bs2, i), v1 = column_avx512(cw, cs1, cs2, cpv, bw, bs1, bs2, i + 1);
-      // rows j >= i in the batch, strictly smaller
-      const __mmask8 lt0 = _mm512_mask_cmp_pd_mask(_mm512_mask_cmple_epi64_mask(in, iv0, jv), v0, best0, _CMP_LT_OQ);
-      const __mmask8 lt1 = _mm512_mask_cmp_pd_mask(_mm512_mask_cmple_epi64_mask(in, iv1, jv), v1, best1, _CMP_LT_OQ);
-      best0 = _mm512_mask_mov_pd(best0, lt0, v0);
-      bi0 = _mm512_mask_mov_epi64(bi0, lt0, iv0);
-      best1 = _mm512_mask_mov_pd(best1, lt1, v1);
-      bi1 = _mm512_mask_mov_epi64(bi1, lt1, iv1);
-    }
-    if (i == b) {
-      const __m512i iv0 = _mm512_set1_epi64(static_cast<long long>(i));
-      const __m512d v0 = column_avx512(cw, cs1, cs2, cpv, bw, bs1, bs2, i);
-      const __mmask8 lt0 = _mm512_mask_cmp_pd_mask(_mm512_mask_cmple_epi64_mask(in, iv0, jv), v0, best0, _CMP_LT_OQ);
-      best0 = _mm512_mask_mov_pd(best0, lt0, v0);
-      bi0 = _mm512_mask_mov_epi64(bi0, lt0, iv0);
-      ++i;
-    }
-    if (b >= hi) break;
-    // The last row's minimiser so far: the smaller value, the lower index on ties.
-    const __mmask8 take1 = _mm512_cmp_pd_mask(best1, best0, _CMP_LT_OQ) |
-                           (_mm512_cmp_pd_mask(best1, best0, _CMP_EQ_OQ) & _mm512_cmp_epu64_mask(bi1, bi0, _MM_CMPINT_LT));
-    alignas(64) uint64_t bx[8];
-    _mm512_store_si512(bx, _mm512_mask_mov_epi64(bi0, take1, bi1));
-    if (bx[nr - 1] + kBatchSlack <= b) break;
-    b = std::min(b + kBatchStep, hi);
-  }
-  const __mmask8 take1 = _mm512_cmp_pd_mask(best1, best0, _CMP_LT_OQ) |
-                         (_mm512_cmp_pd_mask(best1, best0, _CMP_EQ_OQ) & _mm512_cmp_epu64_mask(bi1, bi0, _MM_CMPINT_LT));
-  _mm512_mask_storeu_pd(cur + j0 + 1, in, _mm512_mask_mov_pd(best0, take1, best1));
-  _mm256_mask_storeu_epi32(opt + j0, in, _mm512_cvtepi64_epi32(_mm512_mask_mov_epi64(bi0, take1, bi1)));
-  return b;
-}
 
 // One DP layer: for rows j, cur[j + 1] = min over i in [q, j] of pv[i] +
 // cost(i, j) and opt[j] = the leftmost minimising i. The cost is Monge, so the
@@ -659,7 +289,6 @@ SPARQ_TARGET_AVX512 size_t batch_avx512(const Cols& c, const Prefix& P, size_t j
 // neighbours' minimisers; small layers and the fallback), and the batched
 // sweep (sweep: large layers, fewer evaluations per row).
 struct Layer {
-  const Prefix& P;
   Cols cols;
   double* cur;  // written at j + 1 (the next layer's pv)
   uint32_t* opt;
@@ -674,10 +303,10 @@ struct Layer {
   }
 
   size_t scan(size_t j, size_t a, size_t b, double* best) const {
-    const RowEnd e{P.W.p[j + 1], P.S1.p[j + 1], P.S2.p[j + 1]};
+    const RowEnd e = row_end(cols, j);
     if (isa == Isa::kAvx512 && b - a >= 15) return scan_avx512(cols, e, a, b, best);
     if (isa != Isa::kScalar && b - a >= 7) return scan_avx2(cols, e, a, b, best);
-    return scan_scalar(cols, e, a, b, best);
+    return scan_ref(cols, e, a, b, best);
   }
 
   // Leftmost minimum of row j over columns [ilo, ihi] (ihi <= j); large
@@ -717,9 +346,9 @@ struct Layer {
     while (jlo <= jhi) {
       if (jhi - jlo < kLeafRows && ihi - ilo < kLeafCols) {
         const size_t nr = jhi - jlo + 1;
-        if (isa == Isa::kAvx512) leaf_avx512(cols, P, jlo, nr, ilo, ihi, cur, opt);
-        else if (isa == Isa::kAvx2) leaf_avx2(cols, P, jlo, nr, ilo, ihi, cur, opt);
-        else leaf_scalar(cols, P, jlo, nr, ilo, ihi, cur, opt);
+        if (isa == Isa::kAvx512) leaf_avx512(cols, jlo, nr, ilo, ihi, cur, opt);
+        else if (isa == Isa::kAvx2) leaf_avx2(cols, jlo, nr, ilo, ihi, cur, opt);
+        else leaf_ref(cols, jlo, nr, ilo, ihi, cur, opt);
         return;
       }
       const size_t mid = jlo + (jhi - jlo) / 2;
@@ -742,9 +371,9 @@ struct Layer {
     }
   }
   size_t batch(size_t j0, size_t nr, size_t a, size_t ihi, size_t end) const {
-    if (isa == Isa::kAvx512) return batch_avx512(cols, P, j0, nr, a, ihi, end, cur, opt);
-    if (isa == Isa::kAvx2) return batch_avx2(cols, P, j0, nr, a, ihi, end, cur, opt);
-    return batch_scalar(cols, P, j0, nr, a, ihi, end, cur, opt);
+    if (isa == Isa::kAvx512) return batch_avx512(cols, j0, nr, a, ihi, end, cur, opt);
+    if (isa == Isa::kAvx2) return batch_avx2(cols, j0, nr, a, ihi, end, cur, opt);
+    return batch_ref(cols, j0, nr, a, ihi, end, cur, opt);
   }
 
   // Rows [jlo, jhi] whose minimisers lie in [ilo, ihi], ilo and ihi being
@@ -772,7 +401,7 @@ struct Layer {
       // Probes further right on the last row (b + probe_offset): a
       // better column there means the window stopped in a local minimum;
       // redo the batch past the first such probe.
-      const RowEnd el{P.W.p[jl + 1], P.S1.p[jl + 1], P.S2.p[jl + 1]};
+      const RowEnd el = row_end(cols, jl);
       for (;;) {
         double pv[kProbes];
         size_t np = 0;
@@ -977,7 +606,7 @@ size_t kmeans1d_sorted(const double* x, const double* w, size_t n, size_t k,
       // Layer q (q + 1 clusters) is needed for j <= n - kk + q only; the last
       // layer only at j = n - 1.
       const size_t jhi = n - kk + q;
-      const Layer L{P, Cols{P.W.p, P.S1.p, P.S2.p, pv}, nv, opt, q >= 2 ? opt_prev : nullptr, prev_jhi, isa};
+      const Layer L{Cols{P.W.p, P.S1.p, P.S2.p, pv}, nv, opt, q >= 2 ? opt_prev : nullptr, prev_jhi, isa};
       if (q == kk - 1) {
         last_opt = L.solve_one(jhi, q, jhi);
         break;

@@ -61,103 +61,83 @@ SPARQ_TARGET_AVX2 size_t scan_avx2(const Cols& c, const RowEnd& e, size_t a, siz
   return mi;
 }
 
-SPARQ_TARGET_AVX2 void leaf_avx2(const Cols& c, size_t j0, size_t nr, size_t a, size_t b, double* cur, uint32_t* opt) {
-  // Lanes past the block repeat its last row (their results are dropped).
-  alignas(32) double ew[8], es1[8], es2[8], jr[8];
-  for (size_t r = 0; r < 8; ++r) {
-    const size_t j = j0 + std::min(r, nr - 1);
-    ew[r] = c.w[j + 1];
-    es1[r] = c.s1[j + 1];
-    es2[r] = c.s2[j + 1];
-    jr[r] = static_cast<double>(j);
+// Eight consecutive rows [j0, j0 + 8) in two vectors of four lanes, with
+// each lane's running (leftmost) minimum; lanes past nr rows repeat the last
+// row (their results are dropped).
+struct RowLanes {
+  __m256d bw[2], bs1[2], bs2[2], jv[2], best[2], bi[2];
+
+  SPARQ_TARGET_AVX2 RowLanes(const Cols& c, size_t j0, size_t nr, size_t first) {
+    alignas(32) double ew[8], es1[8], es2[8], jr[8];
+    for (size_t r = 0; r < 8; ++r) {
+      const size_t j = j0 + std::min(r, nr - 1);
+      ew[r] = c.w[j + 1];
+      es1[r] = c.s1[j + 1];
+      es2[r] = c.s2[j + 1];
+      jr[r] = static_cast<double>(j);
+    }
+    for (int h = 0; h < 2; ++h) {
+      bw[h] = _mm256_load_pd(ew + 4 * h);
+      bs1[h] = _mm256_load_pd(es1 + 4 * h);
+      bs2[h] = _mm256_load_pd(es2 + 4 * h);
+      jv[h] = _mm256_load_pd(jr + 4 * h);
+      best[h] = _mm256_set1_pd(std::numeric_limits<double>::infinity());
+      bi[h] = _mm256_set1_pd(static_cast<double>(first));
+    }
   }
-  const __m256d bw0 = _mm256_load_pd(ew), bw1 = _mm256_load_pd(ew + 4);
-  const __m256d bs10 = _mm256_load_pd(es1), bs11 = _mm256_load_pd(es1 + 4);
-  const __m256d bs20 = _mm256_load_pd(es2), bs21 = _mm256_load_pd(es2 + 4);
-  const __m256d j0v = _mm256_load_pd(jr), j1v = _mm256_load_pd(jr + 4);
-  const __m256d zero = _mm256_setzero_pd();
-  __m256d best0 = _mm256_set1_pd(std::numeric_limits<double>::infinity()), best1 = best0;
-  __m256d bi0 = zero, bi1 = zero;
-  const size_t hi = std::min(b, j0 + nr - 1);
-  for (size_t i = a; i <= hi; ++i) {
+
+  // Column i for every row j >= i: taken where strictly smaller.
+  SPARQ_TARGET_AVX2 void column(const Cols& c, size_t i) {
     const __m256d cw = _mm256_broadcast_sd(c.w + i), cs1 = _mm256_broadcast_sd(c.s1 + i);
     const __m256d cs2 = _mm256_broadcast_sd(c.s2 + i), cpv = _mm256_broadcast_sd(c.pv + i);
     const __m256d iv = _mm256_set1_pd(static_cast<double>(i));
-    const __m256d ww0 = _mm256_sub_pd(bw0, cw), s0 = _mm256_sub_pd(bs10, cs1);
-    const __m256d ww1 = _mm256_sub_pd(bw1, cw), s1 = _mm256_sub_pd(bs11, cs1);
-    const __m256d v0 = _mm256_add_pd(cpv, _mm256_max_pd(_mm256_sub_pd(_mm256_sub_pd(bs20, cs2), _mm256_div_pd(_mm256_mul_pd(s0, s0), ww0)), zero));
-    const __m256d v1 = _mm256_add_pd(cpv, _mm256_max_pd(_mm256_sub_pd(_mm256_sub_pd(bs21, cs2), _mm256_div_pd(_mm256_mul_pd(s1, s1), ww1)), zero));
-    // i <= j and strictly smaller
-    const __m256d lt0 = _mm256_and_pd(_mm256_cmp_pd(iv, j0v, _CMP_LE_OQ), _mm256_cmp_pd(v0, best0, _CMP_LT_OQ));
-    const __m256d lt1 = _mm256_and_pd(_mm256_cmp_pd(iv, j1v, _CMP_LE_OQ), _mm256_cmp_pd(v1, best1, _CMP_LT_OQ));
-    best0 = _mm256_blendv_pd(best0, v0, lt0);
-    bi0 = _mm256_blendv_pd(bi0, iv, lt0);
-    best1 = _mm256_blendv_pd(best1, v1, lt1);
-    bi1 = _mm256_blendv_pd(bi1, iv, lt1);
+    for (int h = 0; h < 2; ++h) {
+      const __m256d ww = _mm256_sub_pd(bw[h], cw), s = _mm256_sub_pd(bs1[h], cs1);
+      const __m256d v = _mm256_add_pd(cpv, _mm256_max_pd(_mm256_sub_pd(_mm256_sub_pd(bs2[h], cs2), _mm256_div_pd(_mm256_mul_pd(s, s), ww)), _mm256_setzero_pd()));
+      const __m256d lt = _mm256_and_pd(_mm256_cmp_pd(iv, jv[h], _CMP_LE_OQ), _mm256_cmp_pd(v, best[h], _CMP_LT_OQ));
+      best[h] = _mm256_blendv_pd(best[h], v, lt);
+      bi[h] = _mm256_blendv_pd(bi[h], iv, lt);
+    }
   }
-  alignas(32) double bv[8], bx[8];
-  _mm256_store_pd(bv, best0);
-  _mm256_store_pd(bv + 4, best1);
-  _mm256_store_pd(bx, bi0);
-  _mm256_store_pd(bx + 4, bi1);
-  for (size_t r = 0; r < nr; ++r) {
-    cur[j0 + r + 1] = bv[r];
-    opt[j0 + r] = static_cast<uint32_t>(bx[r]);
+
+  // Row r's minimiser so far.
+  SPARQ_TARGET_AVX2 size_t argmin(size_t r) const {
+    alignas(32) double bx[8];
+    _mm256_store_pd(bx, bi[0]);
+    _mm256_store_pd(bx + 4, bi[1]);
+    return static_cast<size_t>(bx[r]);
   }
+
+  SPARQ_TARGET_AVX2 void store(size_t j0, size_t nr, double* cur, uint32_t* opt) const {
+    alignas(32) double bv[8], bx[8];
+    for (int h = 0; h < 2; ++h) {
+      _mm256_store_pd(bv + 4 * h, best[h]);
+      _mm256_store_pd(bx + 4 * h, bi[h]);
+    }
+    for (size_t r = 0; r < nr; ++r) {
+      cur[j0 + r + 1] = bv[r];
+      opt[j0 + r] = static_cast<uint32_t>(bx[r]);
+    }
+  }
+};
+
+SPARQ_TARGET_AVX2 void leaf_avx2(const Cols& c, size_t j0, size_t nr, size_t a, size_t b, double* cur, uint32_t* opt) {
+  RowLanes rows(c, j0, nr, 0);
+  const size_t hi = std::min(b, j0 + nr - 1);
+  for (size_t i = a; i <= hi; ++i) rows.column(c, i);
+  rows.store(j0, nr, cur, opt);
 }
 
 SPARQ_TARGET_AVX2 size_t batch_avx2(const Cols& c, size_t j0, size_t nr, size_t a, size_t ihi, size_t end, double* cur, uint32_t* opt) {
   const size_t hi = std::min(ihi, j0 + nr - 1);
   size_t b = batch_first_end(a, hi, end);
-  // Lanes past the block repeat its last row (their results are dropped).
-  alignas(32) double ew[8], es1[8], es2[8], jr[8];
-  for (size_t r = 0; r < 8; ++r) {
-    const size_t j = j0 + std::min(r, nr - 1);
-    ew[r] = c.w[j + 1];
-    es1[r] = c.s1[j + 1];
-    es2[r] = c.s2[j + 1];
-    jr[r] = static_cast<double>(j);
-  }
-  const __m256d bw0 = _mm256_load_pd(ew), bw1 = _mm256_load_pd(ew + 4);
-  const __m256d bs10 = _mm256_load_pd(es1), bs11 = _mm256_load_pd(es1 + 4);
-  const __m256d bs20 = _mm256_load_pd(es2), bs21 = _mm256_load_pd(es2 + 4);
-  const __m256d j0v = _mm256_load_pd(jr), j1v = _mm256_load_pd(jr + 4);
-  const __m256d zero = _mm256_setzero_pd();
-  __m256d best0 = _mm256_set1_pd(std::numeric_limits<double>::infinity()), best1 = best0;
-  __m256d bi0 = _mm256_set1_pd(static_cast<double>(a)), bi1 = bi0;
-  alignas(32) double bx[8];
+  RowLanes rows(c, j0, nr, a);
   for (size_t i = a;;) {
-    for (; i <= b; ++i) {
-      const __m256d cw = _mm256_broadcast_sd(c.w + i), cs1 = _mm256_broadcast_sd(c.s1 + i);
-      const __m256d cs2 = _mm256_broadcast_sd(c.s2 + i), cpv = _mm256_broadcast_sd(c.pv + i);
-      const __m256d iv = _mm256_set1_pd(static_cast<double>(i));
-      const __m256d ww0 = _mm256_sub_pd(bw0, cw), s0 = _mm256_sub_pd(bs10, cs1);
-      const __m256d ww1 = _mm256_sub_pd(bw1, cw), s1 = _mm256_sub_pd(bs11, cs1);
-      const __m256d v0 = _mm256_add_pd(cpv, _mm256_max_pd(_mm256_sub_pd(_mm256_sub_pd(bs20, cs2), _mm256_div_pd(_mm256_mul_pd(s0, s0), ww0)), zero));
-      const __m256d v1 = _mm256_add_pd(cpv, _mm256_max_pd(_mm256_sub_pd(_mm256_sub_pd(bs21, cs2), _mm256_div_pd(_mm256_mul_pd(s1, s1), ww1)), zero));
-      // i <= j and strictly smaller
-      const __m256d lt0 = _mm256_and_pd(_mm256_cmp_pd(iv, j0v, _CMP_LE_OQ), _mm256_cmp_pd(v0, best0, _CMP_LT_OQ));
-      const __m256d lt1 = _mm256_and_pd(_mm256_cmp_pd(iv, j1v, _CMP_LE_OQ), _mm256_cmp_pd(v1, best1, _CMP_LT_OQ));
-      best0 = _mm256_blendv_pd(best0, v0, lt0);
-      bi0 = _mm256_blendv_pd(bi0, iv, lt0);
-      best1 = _mm256_blendv_pd(best1, v1, lt1);
-      bi1 = _mm256_blendv_pd(bi1, iv, lt1);
-    }
-    if (b >= hi) break;
-    _mm256_store_pd(bx, bi0);
-    _mm256_store_pd(bx + 4, bi1);
-    if (static_cast<size_t>(bx[nr - 1]) + kBatchSlack <= b) break;
+    for (; i <= b; ++i) rows.column(c, i);
+    if (b >= hi || rows.argmin(nr - 1) + kBatchSlack <= b) break;
     b = std::min(b + kBatchStep, hi);
   }
-  alignas(32) double bv[8];
-  _mm256_store_pd(bv, best0);
-  _mm256_store_pd(bv + 4, best1);
-  _mm256_store_pd(bx, bi0);
-  _mm256_store_pd(bx + 4, bi1);
-  for (size_t r = 0; r < nr; ++r) {
-    cur[j0 + r + 1] = bv[r];
-    opt[j0 + r] = static_cast<uint32_t>(bx[r]);
-  }
+  rows.store(j0, nr, cur, opt);
   return b;
 }
 

@@ -127,6 +127,42 @@ describe('kmeans in 1-D (exact)', () => {
     expect(Array.from(a.assignments.subarray(0, 1000))).toEqual(Array.from(b.assignments.subarray(0, 1000)));
   });
 
+  it('assigns values by their cluster ranges, zero-weight values between ranges to the nearer centroid (ties lower), any k', () => {
+    const r = rng(9);
+    const n = 6000;
+    // A coarse grid (repeats, exact midpoints) and some zero weights.
+    const v = Float32Array.from({ length: n }, () => Math.round((r() - 0.5) * 400) / 16);
+    const weights = Float32Array.from({ length: n }, () => (r() < 0.3 ? 0 : 1 + Math.floor(r() * 3)));
+    for (const src of [v, Tensor.from(Uint16Array.from(v, (x) => f32ToF16Ref(x)), [n], 'float16')]) {
+      const vals = src instanceof Float32Array ? src : Float32Array.from(src.data as Uint16Array, (h) => f16ToF32Ref(h));
+      for (const k of [1, 3, 16, 17, 40]) {
+        const res = kmeans(src, { k, weights });
+        const kk = res.centroids.length;
+        // Each cluster's range: its positive-weight members' min and max.
+        const lo = new Array(kk).fill(Infinity), hi = new Array(kk).fill(-Infinity);
+        for (let i = 0; i < n; i++) if (weights[i] > 0) {
+          const c = res.assignments[i];
+          lo[c] = Math.min(lo[c], vals[i]);
+          hi[c] = Math.max(hi[c], vals[i]);
+        }
+        for (let c = 1; c < kk; c++) expect(lo[c]).toBeGreaterThan(hi[c - 1]);
+        for (let i = 0; i < n; i++) {
+          const x = vals[i];
+          let want = hi.findIndex((h) => h >= x);
+          if (want < 0) want = kk - 1;
+          else if (want > 0 && x < lo[want]) want = x - res.centroids[want - 1] <= res.centroids[want] - x ? want - 1 : want;
+          if (res.assignments[i] !== want) throw new Error(`k ${k} [${i}] = ${x}: ${res.assignments[i]}, want ${want}`);
+        }
+      }
+    }
+    // Exact ties: the even values carry the weight (and are the centroids), odd ones lie halfway.
+    for (const k of [5, 20]) {
+      const x = Float32Array.from({ length: 2 * k - 1 }, (_, i) => i);
+      const res = kmeans(x, { k, weights: Float32Array.from(x, (_, i) => (i % 2 === 0 ? 1 : 0)) });
+      expect(Array.from(res.assignments)).toEqual(Array.from(x, (_, i) => i >> 1));
+    }
+  });
+
   it('is the same sync and async', async () => {
     const v = randomArray(5000, 2);
     const a = kmeans(v, { k: 8 }), b = await kmeansAsync(v, { k: 8 });

@@ -115,10 +115,9 @@ BookResult cluster_book_1d(const void* w, WeightType vt, size_t r0, size_t r1, s
     store_entry(codebook, opt.codebook_type, book * E + c, v);
   }
   // Nearest stored entry: a table over all 16-bit patterns when the book is
-  // large, else the entries' float thresholds (nearest_thresholds): counted
-  // in one vectorisable pass per threshold over a row for small books, by a
-  // binary search per value for larger ones. Rows in parallel (inline when
-  // this book already runs on the pool).
+  // large, else the entries' float thresholds (nearest_thresholds,
+  // count_thresholds). Rows in parallel (inline when this book already runs
+  // on the pool).
   std::vector<uint8_t> lut;
   std::vector<float> thr(E - 1);
   if (vt != WeightType::kF32 && n >= 65536) {
@@ -134,7 +133,6 @@ BookResult cluster_book_1d(const void* w, WeightType vt, size_t r0, size_t r1, s
   constexpr size_t kRows = 16;
   parallel_for((r1 - r0 + kRows - 1) / kRows, [&](size_t task) {
     std::vector<uint8_t> idx(K);
-    std::vector<uint32_t> count(K);
     std::vector<float> wide(vt == WeightType::kF32 ? 0 : K);
     for (size_t m = r0 + task * kRows; m < std::min(r1, r0 + (task + 1) * kRows); ++m) {
       const size_t base = (m - r0) * K;
@@ -147,26 +145,7 @@ BookResult cluster_book_1d(const void* w, WeightType vt, size_t r0, size_t r1, s
           for (size_t k = 0; k < K; ++k) wide[k] = static_cast<float>(value_at(vals, vt, base + k));
           v = wide.data();
         }
-        if (E <= 16) {
-          uint32_t* cnt = count.data();
-          std::fill(cnt, cnt + K, 0u);
-          for (size_t b = 0; b + 1 < E; ++b) {
-            const float t = thr[b];
-            for (size_t k = 0; k < K; ++k) cnt[k] += v[k] >= t ? 1u : 0u;
-          }
-          for (size_t k = 0; k < K; ++k) idx[k] = static_cast<uint8_t>(cnt[k]);
-        } else {
-          for (size_t k = 0; k < K; ++k) {
-            size_t first = 0, len = E - 1;
-            while (len > 0) {
-              const size_t half = len >> 1, b = first + half;
-              const bool right = v[k] >= thr[b];
-              first = right ? b + 1 : first;
-              len = right ? len - half - 1 : half;
-            }
-            idx[k] = static_cast<uint8_t>(first);
-          }
-        }
+        count_thresholds(v, K, thr.data(), E, idx.data());
       }
       clustered_pack_row(idx.data(), K, opt.bits, indices + m * row_bytes);
     }

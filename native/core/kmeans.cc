@@ -661,15 +661,17 @@ size_t nearest_sorted(const double* c, size_t k, double v) {
   return first;
 }
 
-void nearest_thresholds(const double* c, size_t k, float* thr) {
+namespace {
+
+// thr[b] = the smallest finite float v with index_of(v) > b, for b < k - 1
+// (+inf if none), for a non-decreasing index_of from floats to [0, k):
+// then index_of(v) is the number of thresholds <= v.
+template <typename IndexOf>
+void monotone_thresholds(IndexOf index_of, size_t k, float* thr) {
   const uint32_t lo_key = f32_key(f32_bits(-std::numeric_limits<float>::max()));
   const uint32_t hi_key = f32_key(f32_bits(std::numeric_limits<float>::max()));
   for (size_t b = 0; b + 1 < k; ++b) {
-    // Strictly nearer c[b + 1]: monotone in v, so true from some float on.
-    const auto right = [&](uint32_t key) {
-      const double v = key_f32(key);
-      return v - c[b] > c[b + 1] - v;
-    };
+    const auto right = [&](uint32_t key) { return static_cast<size_t>(index_of(static_cast<double>(key_f32(key)))) > b; };
     if (!right(hi_key)) {
       thr[b] = std::numeric_limits<float>::infinity();
       continue;
@@ -683,6 +685,43 @@ void nearest_thresholds(const double* c, size_t k, float* thr) {
     thr[b] = key_f32(lo);
   }
 }
+
+}  // namespace
+
+void nearest_thresholds(const double* c, size_t k, float* thr) {
+  monotone_thresholds([&](double v) { return nearest_sorted(c, k, v); }, k, thr);
+}
+
+template <typename Index>
+void count_thresholds(const float* v, size_t n, const float* thr, size_t k, Index* out) {
+  if (k <= 16) {
+    // Blocks of values, one vectorisable pass per threshold.
+    constexpr size_t kBlock = 256;
+    uint32_t cnt[kBlock];
+    for (size_t i0 = 0; i0 < n; i0 += kBlock) {
+      const size_t len = std::min(kBlock, n - i0);
+      std::fill(cnt, cnt + len, 0u);
+      for (size_t b = 0; b + 1 < k; ++b) {
+        const float t = thr[b];
+        for (size_t i = 0; i < len; ++i) cnt[i] += v[i0 + i] >= t ? 1u : 0u;
+      }
+      for (size_t i = 0; i < len; ++i) out[i0 + i] = static_cast<Index>(cnt[i]);
+    }
+    return;
+  }
+  for (size_t i = 0; i < n; ++i) {  // branch-free binary search
+    size_t first = 0, len = k - 1;
+    while (len > 0) {
+      const size_t half = len >> 1, b = first + half;
+      const bool right = v[i] >= thr[b];
+      first = right ? b + 1 : first;
+      len = right ? len - half - 1 : half;
+    }
+    out[i] = static_cast<Index>(first);
+  }
+}
+template void count_thresholds<uint8_t>(const float*, size_t, const float*, size_t, uint8_t*);
+template void count_thresholds<int32_t>(const float*, size_t, const float*, size_t, int32_t*);
 
 int kmeans1d(const void* values, WeightType t, size_t n, const float* weights, size_t k,
              std::vector<double>* centroids, int32_t* assignments, double* inertia,
@@ -721,8 +760,18 @@ int kmeans1d(const void* values, WeightType t, size_t n, const float* weights, s
         for (size_t i = ch * kChunk; i < std::min(n, (ch + 1) * kChunk); ++i) assignments[i] = lut[h[i]];
       });
     } else {
+      // cluster_of is non-decreasing: count its float thresholds.
+      std::vector<float> thr(kk - 1);
+      monotone_thresholds(cluster_of, kk, thr.data());
       parallel_for((n + kChunk - 1) / kChunk, [&](size_t ch) {
-        for (size_t i = ch * kChunk; i < std::min(n, (ch + 1) * kChunk); ++i) assignments[i] = cluster_of(value_at(values, t, i));
+        const size_t i0 = ch * kChunk, len = std::min(n, i0 + kChunk) - i0;
+        std::vector<float> wide(t == WeightType::kF32 ? 0 : len);
+        const float* v = static_cast<const float*>(values) + i0;
+        if (t != WeightType::kF32) {
+          for (size_t i = 0; i < len; ++i) wide[i] = static_cast<float>(value_at(values, t, i0 + i));
+          v = wide.data();
+        }
+        count_thresholds(v, len, thr.data(), kk, assignments + i0);
       });
     }
   }

@@ -102,4 +102,10 @@ size_t nearest_sorted(const double* c, size_t k, double v);
 // thresholds <= v (they are non-decreasing).
 void nearest_thresholds(const double* c, size_t k, float* thr);
 
+// out[i] = the number of thresholds thr[0, k - 1) <= v[i] (thr non-decreasing,
+// as nearest_thresholds gives): the index of v[i]'s entry. Index: uint8_t or
+// int32_t.
+template <typename Index>
+void count_thresholds(const float* v, size_t n, const float* thr, size_t k, Index* out);
+
 }  // namespace sparq

@@ -133,19 +133,13 @@ BookResult cluster_book_1d(const void* w, WeightType vt, size_t r0, size_t r1, s
   constexpr size_t kRows = 16;
   parallel_for((r1 - r0 + kRows - 1) / kRows, [&](size_t task) {
     std::vector<uint8_t> idx(K);
-    std::vector<float> wide(vt == WeightType::kF32 ? 0 : K);
     for (size_t m = r0 + task * kRows; m < std::min(r1, r0 + (task + 1) * kRows); ++m) {
       const size_t base = (m - r0) * K;
       if (!lut.empty()) {
         const uint16_t* h = static_cast<const uint16_t*>(vals) + base;
         for (size_t k = 0; k < K; ++k) idx[k] = lut[h[k]];
       } else {
-        const float* v = static_cast<const float*>(vals) + base;
-        if (vt != WeightType::kF32) {
-          for (size_t k = 0; k < K; ++k) wide[k] = static_cast<float>(value_at(vals, vt, base + k));
-          v = wide.data();
-        }
-        count_thresholds(v, K, thr.data(), E, idx.data());
+        count_thresholds(vals, vt, base, K, thr.data(), E, idx.data());
       }
       clustered_pack_row(idx.data(), K, opt.bits, indices + m * row_bytes);
     }

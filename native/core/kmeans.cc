@@ -643,22 +643,32 @@ size_t kmeans1d_sorted(const double* x, const double* w, size_t n, size_t k,
   return kk;
 }
 
+namespace {
+
+// The first b in [0, n) where right(b) fails, right being true below some
+// index and false from it on: a branch-free binary search.
+template <typename Right>
+size_t first_not_right(size_t n, Right right) {
+  size_t first = 0, len = n;
+  while (len > 0) {
+    const size_t half = len >> 1, b = first + half;
+    const bool r = right(b);
+    first = r ? b + 1 : first;
+    len = r ? len - half - 1 : half;
+  }
+  return first;
+}
+
+}  // namespace
+
 size_t nearest_sorted(const double* c, size_t k, double v) {
   // v belongs right of boundary b (between c[b] and c[b + 1]) when it is
   // strictly nearer c[b + 1]; for sorted c that holds for b below the answer
-  // and fails from it on (the two differences are monotone in b), so the
-  // answer is the first b where it fails: a branch-free binary search (the
+  // and fails from it on (the two differences are monotone in b). The
   // comparison at the answer is the one a lower_bound then a compare with
   // the left neighbour would make, so the same result, ties to the lower
-  // index).
-  size_t first = 0, len = k - 1;
-  while (len > 0) {
-    const size_t half = len >> 1, b = first + half;
-    const bool right = v - c[b] > c[b + 1] - v;
-    first = right ? b + 1 : first;
-    len = right ? len - half - 1 : half;
-  }
-  return first;
+  // index.
+  return first_not_right(k - 1, [&](size_t b) { return v - c[b] > c[b + 1] - v; });
 }
 
 namespace {
@@ -693,35 +703,33 @@ void nearest_thresholds(const double* c, size_t k, float* thr) {
 }
 
 template <typename Index>
-void count_thresholds(const float* v, size_t n, const float* thr, size_t k, Index* out) {
-  if (k <= 16) {
-    // Blocks of values, one vectorisable pass per threshold.
-    constexpr size_t kBlock = 256;
-    uint32_t cnt[kBlock];
-    for (size_t i0 = 0; i0 < n; i0 += kBlock) {
-      const size_t len = std::min(kBlock, n - i0);
+void count_thresholds(const void* values, WeightType t, size_t i0, size_t n, const float* thr, size_t k, Index* out) {
+  // Blocks of values (widened to float unless float32 already); for small k
+  // one vectorisable pass per threshold, else a search per value.
+  constexpr size_t kBlock = 256;
+  float wide[kBlock];
+  uint32_t cnt[kBlock];
+  for (size_t o = 0; o < n; o += kBlock) {
+    const size_t len = std::min(kBlock, n - o);
+    const float* v = wide;
+    if (t == WeightType::kF32) v = static_cast<const float*>(values) + i0 + o;
+    else
+      for (size_t i = 0; i < len; ++i) wide[i] = static_cast<float>(value_at(values, t, i0 + o + i));
+    if (k <= 16) {
       std::fill(cnt, cnt + len, 0u);
       for (size_t b = 0; b + 1 < k; ++b) {
-        const float t = thr[b];
-        for (size_t i = 0; i < len; ++i) cnt[i] += v[i0 + i] >= t ? 1u : 0u;
+        const float th = thr[b];
+        for (size_t i = 0; i < len; ++i) cnt[i] += v[i] >= th ? 1u : 0u;
       }
-      for (size_t i = 0; i < len; ++i) out[i0 + i] = static_cast<Index>(cnt[i]);
+      for (size_t i = 0; i < len; ++i) out[o + i] = static_cast<Index>(cnt[i]);
+    } else {
+      for (size_t i = 0; i < len; ++i)
+        out[o + i] = static_cast<Index>(first_not_right(k - 1, [&](size_t b) { return v[i] >= thr[b]; }));
     }
-    return;
-  }
-  for (size_t i = 0; i < n; ++i) {  // branch-free binary search
-    size_t first = 0, len = k - 1;
-    while (len > 0) {
-      const size_t half = len >> 1, b = first + half;
-      const bool right = v[i] >= thr[b];
-      first = right ? b + 1 : first;
-      len = right ? len - half - 1 : half;
-    }
-    out[i] = static_cast<Index>(first);
   }
 }
-template void count_thresholds<uint8_t>(const float*, size_t, const float*, size_t, uint8_t*);
-template void count_thresholds<int32_t>(const float*, size_t, const float*, size_t, int32_t*);
+template void count_thresholds<uint8_t>(const void*, WeightType, size_t, size_t, const float*, size_t, uint8_t*);
+template void count_thresholds<int32_t>(const void*, WeightType, size_t, size_t, const float*, size_t, int32_t*);
 
 int kmeans1d(const void* values, WeightType t, size_t n, const float* weights, size_t k,
              std::vector<double>* centroids, int32_t* assignments, double* inertia,
@@ -764,14 +772,8 @@ int kmeans1d(const void* values, WeightType t, size_t n, const float* weights, s
       std::vector<float> thr(kk - 1);
       monotone_thresholds(cluster_of, kk, thr.data());
       parallel_for((n + kChunk - 1) / kChunk, [&](size_t ch) {
-        const size_t i0 = ch * kChunk, len = std::min(n, i0 + kChunk) - i0;
-        std::vector<float> wide(t == WeightType::kF32 ? 0 : len);
-        const float* v = static_cast<const float*>(values) + i0;
-        if (t != WeightType::kF32) {
-          for (size_t i = 0; i < len; ++i) wide[i] = static_cast<float>(value_at(values, t, i0 + i));
-          v = wide.data();
-        }
-        count_thresholds(v, len, thr.data(), kk, assignments + i0);
+        const size_t i0 = ch * kChunk;
+        count_thresholds(values, t, i0, std::min(n, i0 + kChunk) - i0, thr.data(), kk, assignments + i0);
       });
     }
   }

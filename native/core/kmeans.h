@@ -102,10 +102,11 @@ size_t nearest_sorted(const double* c, size_t k, double v);
 // thresholds <= v (they are non-decreasing).
 void nearest_thresholds(const double* c, size_t k, float* thr);
 
-// out[i] = the number of thresholds thr[0, k - 1) <= v[i] (thr non-decreasing,
-// as nearest_thresholds gives): the index of v[i]'s entry. Index: uint8_t or
-// int32_t.
+// out[i] = the number of thresholds thr[0, k - 1) <= value i0 + i of values
+// (of type t, finite; thr non-decreasing, as nearest_thresholds gives): the
+// index of that value's entry, for i < n. Index: uint8_t or int32_t.
 template <typename Index>
-void count_thresholds(const float* v, size_t n, const float* thr, size_t k, Index* out);
+void count_thresholds(const void* values, WeightType t, size_t i0, size_t n, const float* thr, size_t k,
+                      Index* out);
 
 }  // namespace sparq

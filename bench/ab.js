@@ -39,9 +39,10 @@ const x = fillGaussian(new Float32Array(N * K), rng(2));
 /** `kind` weights made by library L, and a function copying them (distinct buffers). */
 function make(L) {
   const t = L.Tensor.from(w, [M, K]);
+  const own = (v) => (typeof v.clone === 'function' ? v.clone() : null); // aligned storage (older builds: none)
   const sparse = (values) => L.prune(t, { sparsity, values, format: kind.startsWith('csr') ? 'csr' : 'bitmap' });
   const made = {
-    f32: () => t, bf16: () => t.to('bfloat16'),
+    f32: () => own(t) ?? t, bf16: () => t.to('bfloat16'),
     int8: () => L.quantize(t, { bits: 8 }), int4: () => L.quantize(t, { bits: 4, groupSize: 32, search: false }),
     'int4-g128': () => L.quantize(t, { bits: 4, groupSize: 128, search: false }),
     'int4-asym': () => L.quantize(t, { bits: 4, groupSize: 32, scheme: 'asymmetric', search: false }),
@@ -52,8 +53,7 @@ function make(L) {
   if (!made) throw new Error(`--weights: unknown kind ${kind}`);
   const first = made();
   const bytes = first.byteLength ?? first.data.byteLength;
-  const copy = () => (first instanceof L.Tensor ? L.Tensor.from(first.data.slice(), [M, K], first.dtype)
-    : first instanceof L.SparseTensor ? first.clone() : made());
+  const copy = () => own(first) ?? (first instanceof L.Tensor ? L.Tensor.from(first.data.slice(), [M, K], first.dtype) : made());
   const set = [first];
   for (let i = 1, n = cold ? Math.max(2, Math.ceil(coldBytes / bytes)) : 1; i < n; i++) set.push(copy());
   const options = args.activations ? { activations: args.activations } : undefined;

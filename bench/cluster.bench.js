@@ -32,7 +32,7 @@ import {
   parseArgs, list, median, rng, fillUniform, fillGaussian, gc, sampleIt, summarize, StreamProbe, fmt, mdTable, rotation, relError, jsLinear,
 } from './common.js';
 
-const { Tensor, ClusteredTensor, SparseTensor, cluster, kmeans, prune, quantize, linear, relativeError } = sparq;
+const { Tensor, cluster, kmeans, prune, quantize, linear, relativeError } = sparq;
 const here = dirname(fileURLToPath(import.meta.url));
 const args = parseArgs();
 const tiny = Boolean(args.tiny);
@@ -143,13 +143,6 @@ function copies(bytes, make) {
   return Array.from({ length: count }, (_, i) => make(i));
 }
 
-function cloneClustered(c) {
-  return new ClusteredTensor({
-    shape: [...c.shape], bits: c.bits, dim: c.dim, granularity: c.granularity, groupSize: c.groupSize,
-    codebookType: c.codebookType, codebook: c.codebook.slice(), indices: c.indices.slice(),
-  });
-}
-
 function linearBench(probe) {
   log(`## (b) linear on clustered weights\n`);
   log(`Per-row clustered weights (f16 codebooks) next to dense f32, int4 (symmetric, g32, f16 scales) and Deep Compression ` +
@@ -157,7 +150,7 @@ function linearBench(probe) {
     `in the same run; cold: each call uses the next of >= ${COLD_MB} MB of weight copies; hot: the same weights. Medians, ms.\n`);
   const rows = [];
   for (const [M, K] of SHAPES) {
-    const w = Tensor.from(gaussian(M * K, 3), [M, K]);
+    const w = Tensor.from(gaussian(M * K, 3), [M, K]).clone(); // aligned, like the compressed tensors
     const contenders = [['f32', w]];
     contenders.push(['int4-g32', quantize(w, { bits: 4, groupSize: 32 })]);
     for (const bits of [4, 3, 2]) {
@@ -176,8 +169,7 @@ function linearBench(probe) {
     const sets = {};
     for (const [name, wt] of contenders) {
       const bytes = wt instanceof Tensor ? wt.data.byteLength : wt.byteLength;
-      const copy = () => (wt instanceof Tensor ? Tensor.from(wt.data.slice(), [M, K]) : wt instanceof ClusteredTensor ? cloneClustered(wt)
-        : wt instanceof SparseTensor ? wt.clone() : quantize(w, { bits: 4, groupSize: 32 }));
+      const copy = () => wt.clone();
       sets[name] = { bytes, cold: copies(bytes, (i) => (i === 0 ? wt : copy())) };
     }
     for (const N of NS) {

@@ -132,11 +132,11 @@ for (const { M, K } of shapes) {
   const sessions = []; // cold: one per matrix, spinning off (see ortOptions)
   let hotSession = null; // hot: matrix 0 in one more session with ORT's default spinning
   for (let i = 0; i < count; i++) {
-    const data = fillBf16Exact(new Float32Array(M * K), next);
-    const t = Tensor.from(data, [M, K]);
+    const t = Tensor.zeros([M, K]); // aligned storage, like every tensor sparq makes
+    const data = fillBf16Exact(t.data, next);
     const b = t.to('bfloat16');
     // The values are bf16-exact: the bf16 copy must be the high halves.
-    const hi = new Uint16Array(data.buffer);
+    const hi = new Uint16Array(data.buffer, data.byteOffset, 2 * data.length);
     for (let j = 0; j < M * K; j += 4099) {
       if (b.data[j] !== hi[2 * j + 1]) throw new Error(`bf16 conversion of ${shape} matrix ${i} differs at ${j}`);
     }

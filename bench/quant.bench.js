@@ -531,7 +531,7 @@ for (const { M, K } of shapes) {
   log(`\n# ${shape}: preparing ...`);
   const t0 = performance.now();
   const w = fillGaussian(new Float32Array(M * K), rng(0x5eed0000 + M * 31 + K), SIGMA);
-  const wt = Tensor.from(w, [M, K]);
+  const wt = Tensor.from(w, [M, K]).clone(); // aligned, like the quantized tensors
   const xs = new Map(Ns.map((N) => {
     const x = fillUniform(new Float32Array(N * K), rng(0xabc + N));
     return [N, { x, xt: Tensor.from(x, [N, K]), ox: useOrt ? new (ort().Tensor)('float32', x, [N, K]) : null }];
@@ -548,7 +548,7 @@ for (const { M, K } of shapes) {
     const bytes = M * K * 4;
     const count = copiesFor(bytes);
     const set = [wt];
-    for (let i = 1; i < count; i++) set.push(Tensor.from(w.slice(), [M, K]));
+    for (let i = 1; i < count; i++) set.push(wt.clone());
     const refs = new Map([...xs].map(([N, { xt }]) => [N, linear(xt, wt).data]));
     if (Ns.includes(1)) check(1, 'sparq f32 dense vs JS loop', 1, relError(refs.get(1), jsRef(w)), SPARQ_TOL);
     for (const [N, { xt }] of xs) {

@@ -281,7 +281,7 @@ for (const { M, K } of shapes) {
   log(`\n# ${shape}: preparing the dense weights ...`);
   const t0 = performance.now();
   const w = truncateToBf16(fillGaussian(new Float32Array(M * K), rng(0x5eed0000 + M * 31 + K), SIGMA));
-  const wt = Tensor.from(w, [M, K]);
+  const wt = Tensor.from(w, [M, K]).clone(); // aligned, like the sparse tensors
   const xs = new Map(Ns.map((N) => {
     const x = fillUniform(new Float32Array(N * K), rng(0xabc + N));
     const ox = useOrt ? new (ort().Tensor)('float32', x, [N, K]) : null;
@@ -297,7 +297,7 @@ for (const { M, K } of shapes) {
   // ---- sparq dense f32: the first contender of every group (kept for the whole shape)
   const f32Bytes = M * K * 4, bf16Bytes = M * K * 2;
   const f32Set = [wt];
-  for (let i = 1, n = copiesFor(f32Bytes); i < n; i++) f32Set.push(Tensor.from(w.slice(), [M, K]));
+  for (let i = 1, n = copiesFor(f32Bytes); i < n; i++) f32Set.push(wt.clone());
   setsInfo.push({ shape, level: 'dense', what: 'sparq f32 dense', bytes: f32Bytes, count: f32Set.length });
   const denseContender = { key: 'f32', kind: 'sparq', what: 'f32 dense', bytes: f32Bytes, bpw: 32, cold: f32Set, hot: wt, call: (wi) => linear(cur.xt, wi) };
   const refs = new Map([...xs].map(([N, { xt }]) => [N, linear(xt, wt).data]));

@@ -134,6 +134,7 @@ export interface NativeAddon {
     bias: Float32Array | null, y: Float32Array, async: true,
   ): Promise<Float32Array>;
   dequantizeClustered(c: NativeClusteredWeights, m: number, k: number, out: Float32Array): Float32Array;
+  alignmentPadding(buffer: ArrayBuffer): number;
   matmul(a: Float32Array, b: Float32Array, c: Float32Array, m: number, k: number, n: number, async: false): Float32Array;
   matmul(a: Float32Array, b: Float32Array, c: Float32Array, m: number, k: number, n: number, async: true): Promise<Float32Array>;
 }

@@ -4,6 +4,7 @@ import { native, NativeWeightType, type NativeClusteredWeights } from './binding
 import { checkInteger, rangeError, received, typeError } from './errors.js';
 import { LUT4_ENTRIES, SparseTensor } from './sparse.js';
 import { checkTensor, Tensor } from './tensor.js';
+import { alignedArray, alignedCopy } from './memory.js';
 
 // ------------------------------------------------------------------ kmeans
 
@@ -225,6 +226,14 @@ export class ClusteredTensor {
     return clusteredRowBytes(this.shape[1], this.dim, this.bits);
   }
 
+  /** A copy with arrays of its own (64-byte aligned, like every array sparq allocates). */
+  clone(): ClusteredTensor {
+    return new ClusteredTensor({
+      shape: [this.shape[0], this.shape[1]], bits: this.bits, dim: this.dim, granularity: this.granularity, groupSize: this.groupSize,
+      codebookType: this.codebookType, codebook: alignedCopy(this.codebook), indices: alignedCopy(this.indices),
+    });
+  }
+
   /** Exact storage: packed indices (row padding included) and codebooks. */
   get byteLength(): number {
     return this.indices.byteLength + this.codebook.byteLength;
@@ -300,8 +309,8 @@ function prepareCluster(w: unknown, opts: unknown): ClusterCall {
   const importance = o.importance === undefined || o.importance === null ? null : checkImportance(o.importance, M, K);
   const E = (1 << bits) * dim;
   const books = Math.ceil(M / rowsPerBook);
-  const codebook = codebookType === 'float16' ? new Uint16Array(books * E) : new Float32Array(books * E);
-  const indices = new Uint8Array(M * clusteredRowBytes(K, dim, bits));
+  const codebook = codebookType === 'float16' ? alignedArray(Uint16Array, books * E) : alignedArray(Float32Array, books * E);
+  const indices = alignedArray(Uint8Array, M * clusteredRowBytes(K, dim, bits));
   const stats = new Float64Array(2);
   const data = wt.data as Float32Array | Uint16Array;
   const vtype = NativeWeightType[wt.dtype as 'float32' | 'float16' | 'bfloat16'];

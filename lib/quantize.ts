@@ -5,6 +5,7 @@ import { checkInteger, describe, rangeError, received, typeError } from './error
 import { ClusteredTensor } from './cluster.js';
 import { LUT4_ENTRIES, SparseTensor } from './sparse.js';
 import { checkTensor, Tensor } from './tensor.js';
+import { alignedArray, alignedCopy } from './memory.js';
 
 export type QuantScheme = 'symmetric' | 'asymmetric' | 'nf4';
 export type ScaleType = 'float16' | 'float32';
@@ -76,6 +77,14 @@ export class QuantizedTensor {
     this.codes = fields.codes;
     this.scales = fields.scales;
     this.mins = fields.mins;
+  }
+
+  /** A copy with arrays of its own (64-byte aligned, like every array sparq allocates). */
+  clone(): QuantizedTensor {
+    return new QuantizedTensor({
+      shape: [this.shape[0], this.shape[1]], bits: this.bits, scheme: this.scheme, groupSize: this.groupSize, scaleType: this.scaleType,
+      codes: alignedCopy(this.codes), scales: alignedCopy(this.scales), mins: this.mins === null ? null : alignedCopy(this.mins),
+    });
   }
 
   /** Exact storage: codes, scales and mins (the 16-entry tables are constants). */
@@ -229,7 +238,7 @@ function quantizeSparse(w: SparseTensor, opts?: QuantizeOptions): SparseTensor {
   w.checkFloatValues();
   const M = w.shape[0];
   const vals = w.storedValues();
-  const table = new Float32Array(M * LUT4_ENTRIES);
+  const table = alignedArray(Float32Array, M * LUT4_ENTRIES);
   const level = LUT[scheme as QuantScheme];
   const offsets = new Uint32Array(M + 1);
   for (let m = 0; m < M; m++) {
@@ -281,9 +290,10 @@ export function quantize(w: Tensor | SparseTensor, opts?: QuantizeOptions): Quan
   const gs = groupSize === 0 ? K : groupSize;
   const groupsPerRow = K === 0 ? 0 : K / gs;
   const nGroups = M * groupsPerRow;
-  const scales = scaleType === 'float16' ? new Uint16Array(nGroups) : new Float32Array(nGroups);
-  const mins = scheme === 'asymmetric' ? (scaleType === 'float16' ? new Uint16Array(nGroups) : new Float32Array(nGroups)) : null;
-  const codes = new Uint8Array(bits === 4 ? (M * K) / 2 : M * K);
+  const scaleArray = () => (scaleType === 'float16' ? alignedArray(Uint16Array, nGroups) : alignedArray(Float32Array, nGroups));
+  const scales = scaleArray();
+  const mins = scheme === 'asymmetric' ? scaleArray() : null;
+  const codes = alignedArray(Uint8Array, bits === 4 ? (M * K) / 2 : M * K);
   const qmax = bits === 8 ? 127 : 7, qmin = bits === 8 ? -128 : -8, nmax = bits === 8 ? 255 : 15;
   const store = (arr: Float32Array | Uint16Array, i: number, v: number): number => {
     if (arr instanceof Float32Array) return (arr[i] = v);

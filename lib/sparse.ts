@@ -5,6 +5,9 @@
 import { native, NativeHalfType, NativeWeightType, type NativeSparseWeights } from './binding.js';
 import { rangeError, received, typeError } from './errors.js';
 import { checkTensor, Tensor } from './tensor.js';
+import { alignedArray, alignedCopy, type TypedArray, type TypedArrayClass } from './memory.js';
+
+const copyOrNull = <T extends TypedArray>(a: T | null): T | null => (a === null ? null : alignedCopy(a));
 
 /** Storage formats (native/core/sparse.h). */
 export type SparseFormat = 'bitmap' | 'csr' | 'nm';
@@ -209,13 +212,13 @@ class Writer {
     private readonly shared: boolean,
     private readonly overflow: (m: number, k0: number, count: number) => Error,
   ) {
-    const values = shared ? src : new (src.constructor as new (n: number) => typeof src)(nnz + PAD);
+    const values = shared ? src : alignedArray(src.constructor as TypedArrayClass<typeof src>, nnz + PAD);
     this.arrays = {
       values,
-      offsets: format === 'bitmap' ? new Uint32Array(M + 1) : format === 'csr' ? new Uint32Array(M * blocksOf(K) + 1) : null,
-      masks: format === 'bitmap' ? new Uint16Array(M * tilesOf(K)) : null,
-      cols: format === 'csr' ? new Uint16Array(nnz + PAD) : null,
-      codes: format === 'nm' ? new Uint8Array(M * codeStride(K, nm!) + CODE_PAD) : null,
+      offsets: format === 'bitmap' ? alignedArray(Uint32Array, M + 1) : format === 'csr' ? alignedArray(Uint32Array, M * blocksOf(K) + 1) : null,
+      masks: format === 'bitmap' ? alignedArray(Uint16Array, M * tilesOf(K)) : null,
+      cols: format === 'csr' ? alignedArray(Uint16Array, nnz + PAD) : null,
+      codes: format === 'nm' ? alignedArray(Uint8Array, M * codeStride(K, nm!) + CODE_PAD) : null,
     };
   }
 
@@ -495,8 +498,8 @@ export class SparseTensor {
   clone(): SparseTensor {
     return new SparseTensor({
       shape: [this.shape[0], this.shape[1]], format: this.format, valueType: this.valueType, nnz: this.nnz, nm: this.nm,
-      values: this.values.slice(), scales: this.scales?.slice() ?? null, table: this.table?.slice() ?? null,
-      offsets: this.offsets?.slice() ?? null, masks: this.masks?.slice() ?? null, cols: this.cols?.slice() ?? null, codes: this.codes?.slice() ?? null,
+      values: alignedCopy(this.values), scales: copyOrNull(this.scales), table: copyOrNull(this.table),
+      offsets: copyOrNull(this.offsets), masks: copyOrNull(this.masks), cols: copyOrNull(this.cols), codes: copyOrNull(this.codes),
     });
   }
 
@@ -563,8 +566,8 @@ export class SparseTensor {
     this.checkFloatValues();
     const M = this.shape[0];
     const vals = this.storedValues();
-    const codes = new Int8Array(this.values.length);
-    const scales = new Float32Array(M);
+    const codes = alignedArray(Int8Array, this.values.length);
+    const scales = alignedArray(Float32Array, M);
     for (let m = 0; m < M; m++) {
       const [lo, hi] = this.rowRange(m);
       let absmax = 0;
@@ -591,7 +594,7 @@ export class SparseTensor {
    */
   withTable(table: Float32Array): SparseTensor {
     const vals = this.storedValues();
-    const indices = new Uint8Array(Math.ceil(this.nnz / 2) + PAD);
+    const indices = alignedArray(Uint8Array, Math.ceil(this.nnz / 2) + PAD);
     for (let m = 0; m < this.shape[0]; m++) {
       const [lo, hi] = this.rowRange(m), t = m * LUT4_ENTRIES;
       for (let i = lo; i < hi; i++) {
@@ -647,7 +650,7 @@ export class SparseTensor {
 /** Wraps float32 arrays from a Writer as a SparseTensor of `valueType` (rounding the values to nearest even). */
 function finish(shape: [number, number], format: SparseFormat, valueType: SparseValueType, nnz: number, nm: Nm | null, arrays: SparseArrays): SparseTensor {
   if (valueType !== 'float32') {
-    const half = new Uint16Array(arrays.values.length);
+    const half = alignedArray(Uint16Array, arrays.values.length);
     native.convertToHalf(arrays.values as Float32Array, half, NativeHalfType[valueType]);
     arrays.values = half;
   }

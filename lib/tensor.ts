@@ -1,6 +1,7 @@
 // Dense tensors: a dtype, a shape and a zero-copy view on a TypedArray.
 import { native, NativeHalfType } from './binding.js';
 import { checkInteger, describe, rangeError, received, typeError } from './errors.js';
+import { alignedArray, alignedCopy, type TypedArray, type TypedArrayClass } from './memory.js';
 
 /** Element types. 16-bit floats are stored as raw bits in a Uint16Array. */
 export interface DataTypeMap {
@@ -153,7 +154,7 @@ export class Tensor<D extends DType = DType> {
     const dt = (dtype ?? 'float32') as D;
     if (!DTYPES.includes(dt)) throw typeError('dtype', `one of ${DTYPES.join(', ')}`, dtype);
     const size = checkShape('shape', shape);
-    return new Tensor(new ARRAY_CLASS[dt](size) as TypedArrayFor<D>, shape, dt);
+    return new Tensor(alignedArray(ARRAY_CLASS[dt] as TypedArrayClass<TypedArray>, size) as TypedArrayFor<D>, shape, dt);
   }
 
   /** Number of dimensions. */
@@ -172,7 +173,7 @@ export class Tensor<D extends DType = DType> {
     if ((dtype as DType) === this.dtype) return this as unknown as Tensor<T>;
     if (dtype === 'float16' || dtype === 'bfloat16') {
       const src = this.toFloat32().data;
-      const out = new Uint16Array(src.length);
+      const out = alignedArray(Uint16Array, src.length);
       if (out.length > 0) native.convertToHalf(src, out, NativeHalfType[dtype as "float16" | "bfloat16"]);
       return new Tensor(out as TypedArrayFor<T>, this.shape, dtype);
     }
@@ -185,13 +186,23 @@ export class Tensor<D extends DType = DType> {
   toFloat32(): Tensor<'float32'> {
     assertLive('this', this);
     if (this.dtype === 'float32') return this as unknown as Tensor<'float32'>;
-    const out = new Float32Array(this.size);
+    const out = alignedArray(Float32Array, this.size);
     if (this.dtype === 'float16' || this.dtype === 'bfloat16') {
       if (out.length > 0) native.convertFromHalf(this.data as Uint16Array, out, NativeHalfType[this.dtype as "float16" | "bfloat16"]);
     } else {
       out.set(this.data as Int8Array | Uint8Array | Int32Array);
     }
     return new Tensor(out, this.shape, 'float32');
+  }
+
+  /**
+   * A copy with storage of its own, 64-byte aligned like every array sparq
+   * allocates (`Tensor.from` wraps your array as it is; kernels stream an
+   * array that starts mid cache line more slowly, see bench/alignment.js).
+   */
+  clone(): Tensor<D> {
+    assertLive('this', this);
+    return new Tensor(alignedCopy(this.data as TypedArray) as TypedArrayFor<D>, this.shape, this.dtype);
   }
 
   /** The same data with a new shape of the same size (no copy). */

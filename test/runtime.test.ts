@@ -61,3 +61,39 @@ describe('CPU dispatch', () => {
     expect(result).toBe(11);
   });
 });
+
+describe('storage placement', () => {
+  it('puts the arrays of every tensor it makes at 64-byte aligned addresses', async () => {
+    const { native } = await import('../lib/binding.js');
+    const { Tensor, cluster, quantize, prune } = await import('../lib/index.js');
+    const { alignedArray, STORAGE_ALIGNMENT } = await import('../lib/memory.js');
+    expect(STORAGE_ALIGNMENT).toBe(64);
+    const aligned = (a: ArrayBufferView) => (a.byteOffset - native.alignmentPadding(a.buffer as ArrayBuffer)) % 64 === 0;
+    const M = 24, K = 160;
+    const w = Tensor.from(Float32Array.from({ length: M * K }, (_, i) => Math.sin(i * 0.7)), [M, K]);
+    const c = cluster(w, { bits: 3 });
+    const q4 = quantize(w, { bits: 4, groupSize: 32, scheme: 'asymmetric', scaleType: 'float16' });
+    const q8 = quantize(w, { bits: 8 });
+    const bitmap = prune(w, { sparsity: 0.5, format: 'bitmap', values: 'bfloat16' });
+    const csr = prune(w, { sparsity: 0.8, format: 'csr' });
+    const nm = prune(w, { pattern: '2:4', format: 'nm', values: 'float16' });
+    const arrays: [string, ArrayBufferView | null][] = [
+      ['cluster indices', c.indices], ['cluster codebook', c.codebook],
+      ['int4 codes', q4.codes], ['int4 scales', q4.scales], ['int4 mins', q4.mins], ['int8 codes', q8.codes],
+      ['bitmap values', bitmap.values], ['bitmap masks', bitmap.masks], ['bitmap offsets', bitmap.offsets],
+      ['csr values', csr.values], ['csr cols', csr.cols], ['nm codes', nm.codes],
+      ['clone values', bitmap.clone().values], ['clone masks', bitmap.clone().masks],
+      ['sparse int8 values', quantize(csr, { bits: 8 }).values], ['sparse int4 values', quantize(csr, { bits: 4 }).values],
+      ['bfloat16 tensor', w.to('bfloat16').data], ['float32 from bfloat16', w.to('bfloat16').toFloat32().data],
+      ['zeros', Tensor.zeros([3, 5]).data], ['empty', alignedArray(Float32Array, 0)],
+    ];
+    for (const [name, a] of arrays) {
+      expect(a, name).not.toBeNull();
+      expect(aligned(a!), name).toBe(true);
+    }
+    for (const n of [0, 1, 7, 1000, 1 << 20]) {
+      const a = alignedArray(Uint16Array, n);
+      expect([a.length, aligned(a), a.every((v) => v === 0)]).toEqual([n, true, true]);
+    }
+  });
+});

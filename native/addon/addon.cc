@@ -579,11 +579,23 @@ Napi::Value DequantizeClustered(const Napi::CallbackInfo& info) {
   return info[3];
 }
 
+// alignmentPadding(buffer): the bytes from the start of an ArrayBuffer to
+// its first 64-byte aligned address (lib/memory.ts places weight storage
+// there: kernels load whole 64-byte blocks, and a block split over two cache
+// lines streams slower).
+Napi::Value AlignmentPadding(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArrayBuffer()) throw Napi::TypeError::New(env, "Expected an ArrayBuffer for buffer");
+  const auto address = reinterpret_cast<uintptr_t>(info[0].As<Napi::ArrayBuffer>().Data());
+  return Napi::Number::New(env, static_cast<double>((64 - address % 64) % 64));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   const char* requested = std::getenv("SPARQ_ISA");
   const char* error = nullptr;
   if (!sparq::init_kernels(requested, &error)) throw Napi::RangeError::New(env, error);
   exports.Set("cpuInfo", Napi::Function::New(env, CpuInfo));
+  exports.Set("alignmentPadding", Napi::Function::New(env, AlignmentPadding));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
   exports.Set("convertToHalf", Napi::Function::New(env, ConvertToHalf));

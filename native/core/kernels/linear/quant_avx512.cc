@@ -63,6 +63,11 @@ struct QuantPolicy {
   SPARQ_TARGET_AVX512 __m512 load(const Row& r, size_t k) const {
     return scale(r, k, decode<Code>(r.codes, k, lut));
   }
+  static constexpr size_t kAheadEvery = Code == CodeType::kNibble ? 7 : 3;
+  // The byte holding weight k of the row `ahead` rows below r (prefetched by narrow tiles).
+  const void* ahead(const Row& r, size_t k, size_t rows) const {
+    return r.codes + rows * row_bytes + (Code == CodeType::kNibble ? k / 2 : k);
+  }
   SPARQ_TARGET_AVX512 __m512 load(const Row& r, size_t k, __mmask16 m) const {
     const size_t len = static_cast<size_t>(__builtin_popcount(m));
     return _mm512_maskz_mov_ps(m, scale(r, k, decode_tail<Code>(r.codes, k, len, lut)));

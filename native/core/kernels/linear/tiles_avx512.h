@@ -23,6 +23,8 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
+#include <utility>
 
 #include <vector>
 
@@ -75,6 +77,19 @@ SPARQ_TARGET_AVX512 inline float reduce_add(__m512 v) {
   return _mm512_cvtss_f32(v);
 }
 
+// Whether policy W asks narrow tiles to prefetch: it then names the memory of
+// weight k of the row `rows` below a row (ahead(row, k, rows)) and the k
+// steps per cache line less one (kAheadEvery, a power of two less one).
+// Quantized rows are short (2-4 KB), so the hardware prefetchers, restarting
+// at every row of the tile, leave the cold stream waiting; one T0 prefetch
+// per line of the next tile's rows gives 1.1x (int8) to 1.25x (4-bit) at
+// N = 1 cold. Dense rows do not gain (a plain stream already).
+template <typename W, typename = void>
+struct HasAhead : std::false_type {};
+template <typename W>
+struct HasAhead<W, std::void_t<decltype(std::declval<const W&>().ahead(std::declval<const typename W::Row&>(), size_t{}, size_t{}))>>
+    : std::true_type {};
+
 // out[i * NR + j] = dot(w_rows[i], activation row j of the packed group xg).
 template <typename W, int MR, int NR>
 SPARQ_TARGET_AVX512 void tile(const float* xg, const W& w, const typename W::Row* w_rows, size_t K,
@@ -94,6 +109,11 @@ SPARQ_TARGET_AVX512 void tile(const float* xg, const W& w, const typename W::Row
     __m512 xv[NR];
 #pragma GCC unroll 8
     for (int j = 0; j < NR; ++j) xv[j] = _mm512_loadu_ps(xs + j * kLanes);
+    if constexpr (HasAhead<W>::value && NR == 1) {
+      if ((s & W::kAheadEvery) == 0)
+#pragma GCC unroll 8
+        for (int i = 0; i < MR; ++i) _mm_prefetch(static_cast<const char*>(w.ahead(rows[i], k, MR)), _MM_HINT_T0);
+    }
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
       const __m512 wv = w.load(rows[i], k);

@@ -63,7 +63,7 @@ describe('CPU dispatch', () => {
 });
 
 describe('storage placement', () => {
-  it('puts the arrays of every tensor it makes at 64-byte aligned addresses', async () => {
+  it('puts the arrays of every tensor it makes at 64-byte aligned addresses, clones included', async () => {
     const { native } = await import('../lib/binding.js');
     const { Tensor, cluster, quantize, prune } = await import('../lib/index.js');
     const { alignedArray, STORAGE_ALIGNMENT } = await import('../lib/memory.js');
@@ -90,6 +90,16 @@ describe('storage placement', () => {
     for (const [name, a] of arrays) {
       expect(a, name).not.toBeNull();
       expect(aligned(a!), name).toBe(true);
+    }
+    for (const t of [w, c, q4, q8, bitmap, csr, nm]) {
+      const copy = t.clone();
+      expect(copy.constructor, String(t)).toBe(t.constructor);
+      const [a0, b0] = t instanceof Tensor ? [t.data, (copy as Tensor).data] : [t.toDense().data, (copy as typeof t).toDense().data];
+      expect(Array.from(b0), String(t)).toEqual(Array.from(a0));
+      const own = t instanceof Tensor ? (copy as Tensor).data : 'indices' in t ? (copy as typeof c).indices : 'codes' in t && t.codes ? (copy as typeof q4).codes : (copy as typeof csr).values;
+      const theirs = t instanceof Tensor ? t.data : 'indices' in t ? t.indices : 'codes' in t && t.codes ? (t as typeof q4).codes : (t as typeof csr).values;
+      expect(own.buffer === theirs.buffer, String(t)).toBe(false);
+      expect(aligned(own), String(t)).toBe(true);
     }
     for (const n of [0, 1, 7, 1000, 1 << 20]) {
       const a = alignedArray(Uint16Array, n);

@@ -3,8 +3,8 @@
 // element sits at a 64-byte aligned address. Kernels load whole 64-byte
 // blocks; an array at 16 bytes past a cache line (where a plain `new
 // Float32Array(n)` of a few MB lands with glibc) splits every such load over
-// two lines, and streams from memory about a quarter slower
-// (bench/alignment.js).
+// two lines: `linear` at N = 1 then runs 1.1x (float32) to 1.4x (4-bit
+// clustered) slower (bench/alignment.js).
 import { native } from './binding.js';
 
 /** Byte alignment of the storage sparq allocates. */

@@ -29,8 +29,11 @@ export function alignedArray<T extends TypedArray>(type: TypedArrayClass<T>, len
   return new type(buffer, padding % type.BYTES_PER_ELEMENT === 0 ? padding : 0, length);
 }
 
-/** An aligned copy of `src` (see alignedArray). @internal */
-export function alignedCopy<T extends TypedArray>(src: T): T {
+/** An aligned copy of `src` (see alignedArray); null stays null. @internal */
+export function alignedCopy<T extends TypedArray>(src: T): T;
+export function alignedCopy<T extends TypedArray>(src: T | null): T | null;
+export function alignedCopy<T extends TypedArray>(src: T | null): T | null {
+  if (src === null) return null;
   const out = alignedArray(src.constructor as TypedArrayClass<T>, src.length);
   out.set(src as never);
   return out;

@@ -83,7 +83,7 @@ export class QuantizedTensor {
   clone(): QuantizedTensor {
     return new QuantizedTensor({
       shape: [this.shape[0], this.shape[1]], bits: this.bits, scheme: this.scheme, groupSize: this.groupSize, scaleType: this.scaleType,
-      codes: alignedCopy(this.codes), scales: alignedCopy(this.scales), mins: this.mins === null ? null : alignedCopy(this.mins),
+      codes: alignedCopy(this.codes), scales: alignedCopy(this.scales), mins: alignedCopy(this.mins),
     });
   }
 

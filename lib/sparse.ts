@@ -5,9 +5,7 @@
 import { native, NativeHalfType, NativeWeightType, type NativeSparseWeights } from './binding.js';
 import { rangeError, received, typeError } from './errors.js';
 import { checkTensor, Tensor } from './tensor.js';
-import { alignedArray, alignedCopy, type TypedArray, type TypedArrayClass } from './memory.js';
-
-const copyOrNull = <T extends TypedArray>(a: T | null): T | null => (a === null ? null : alignedCopy(a));
+import { alignedArray, alignedCopy, type TypedArrayClass } from './memory.js';
 
 /** Storage formats (native/core/sparse.h). */
 export type SparseFormat = 'bitmap' | 'csr' | 'nm';
@@ -498,8 +496,8 @@ export class SparseTensor {
   clone(): SparseTensor {
     return new SparseTensor({
       shape: [this.shape[0], this.shape[1]], format: this.format, valueType: this.valueType, nnz: this.nnz, nm: this.nm,
-      values: alignedCopy(this.values), scales: copyOrNull(this.scales), table: copyOrNull(this.table),
-      offsets: copyOrNull(this.offsets), masks: copyOrNull(this.masks), cols: copyOrNull(this.cols), codes: copyOrNull(this.codes),
+      values: alignedCopy(this.values), scales: alignedCopy(this.scales), table: alignedCopy(this.table),
+      offsets: alignedCopy(this.offsets), masks: alignedCopy(this.masks), cols: alignedCopy(this.cols), codes: alignedCopy(this.codes),
     });
   }
 

@@ -63,8 +63,9 @@ struct QuantPolicy {
   SPARQ_TARGET_AVX512 __m512 load(const Row& r, size_t k) const {
     return scale(r, k, decode<Code>(r.codes, k, lut));
   }
+  // Narrow tiles prefetch (tiles_avx512.h, HasAhead): the byte of weight k
+  // in the row `rows` below r, once per line (k steps of 8 or 16 bytes).
   static constexpr size_t kAheadEvery = Code == CodeType::kNibble ? 7 : 3;
-  // The byte holding weight k of the row `ahead` rows below r (prefetched by narrow tiles).
   const void* ahead(const Row& r, size_t k, size_t rows) const {
     return r.codes + rows * row_bytes + (Code == CodeType::kNibble ? k / 2 : k);
   }

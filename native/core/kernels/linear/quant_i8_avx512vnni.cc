@@ -6,9 +6,12 @@
 // shift, one or two VPDPBUSD (16 lanes of 4-product sums, started from minus
 // the code offset times the activations' lane sums), and one FMA of the
 // lanes, converted to float, by the lanes' weight scale times activation
-// scale (plus one FMA for the mins). Lane l belongs to block l / 4 (4-bit) or
-// l / 8 (bytes); lanes are reduced once per output. With one scale per row the
-// scale (and min) are applied to the reduced sum instead, once per output.
+// scale. Lane l belongs to block l / 4 (4-bit) or l / 8 (bytes); lanes are
+// reduced once per output. With one scale per row the scale (and min) are
+// applied to the reduced sum instead, once per output. Mins per group do not
+// depend on the codes: their term, the dot product of the row's mins with the
+// activation row's scaled sums per group, is added once per output (16 groups
+// an FMA) after the steps, not once a step.
 //
 // Every output runs the same instruction sequence whatever the tile shape, N
 // or thread split, so results are bit-identical across them.
@@ -43,7 +46,6 @@ struct alignas(64) ActStep {
   int8_t q[QBytes];
   int32_t neg_offset_sum[16];  // -(code offset) * the lane's activation sum
   float scale[16];             // the lane's block scale
-  float scaled_sum[16];        // scale * the lane's activation sum (for mins)
 };
 
 template <CodeType Code>
@@ -61,23 +63,41 @@ SPARQ_TARGET_AVX512VNNI inline __m512 spread(__m512 t, int lane_shift) {
   return _mm512_permutexvar_ps(_mm512_srl_epi32(lane, _mm_cvtsi32_si128(lane_shift)), t);
 }
 
-// Packed activations: per row, `steps` ActSteps then one line whose first
-// float is the sum of the row's scaled_sum lanes (for mins per row).
+// Packed activations: per row, `steps` ActSteps, then (weights with mins per
+// group) the row's scaled sums per weight group (sum over the group's blocks
+// of block scale * block code sum; zero-padded to whole lines), then one line
+// whose first float is the sum over the whole row (for mins per row).
 template <CodeType Code>
 struct PackedRows {
   using Act = typename StepShape<Code>::Act;
   static_assert(sizeof(Act) % sizeof(ActivationLine) == 0, "ActStep is whole lines");
-  size_t steps, row_lines;
-  explicit PackedRows(size_t K)
+  static constexpr size_t kLineFloats = sizeof(ActivationLine) / sizeof(float);
+  size_t steps, min_groups, group_lines, row_lines;
+  // groups: weight groups per row with a min each (0: no mins, or one per row).
+  PackedRows(size_t K, size_t groups)
       : steps((K + StepShape<Code>::kWeights - 1) / StepShape<Code>::kWeights),
-        row_lines(steps * (sizeof(Act) / sizeof(ActivationLine)) + 1) {}
+        min_groups(groups),
+        group_lines((groups + kLineFloats - 1) / kLineFloats),
+        row_lines(steps * (sizeof(Act) / sizeof(ActivationLine)) + group_lines + 1) {}
   const Act* row(const ActivationLine* x, size_t n) const { return reinterpret_cast<const Act*>(x + n * row_lines); }
   Act* row(ActivationLine* x, size_t n) const { return reinterpret_cast<Act*>(x + n * row_lines); }
+  const float* groups(const ActivationLine* x, size_t n) const {
+    return reinterpret_cast<const float*>(x + n * row_lines + row_lines - 1 - group_lines);
+  }
+  float* groups(ActivationLine* x, size_t n) const {
+    return reinterpret_cast<float*>(x + n * row_lines + row_lines - 1 - group_lines);
+  }
   const float* sum(const ActivationLine* x, size_t n) const {
     return reinterpret_cast<const float*>(x + n * row_lines + row_lines - 1);
   }
   float* sum(ActivationLine* x, size_t n) const { return reinterpret_cast<float*>(x + n * row_lines + row_lines - 1); }
 };
+
+// Weight groups per row whose mins the kernel applies from the packed group
+// sums: the groups of weights with mins per group (0 otherwise).
+inline size_t groups_with_mins(const QuantWeights& w, size_t K) {
+  return w.mins != nullptr && w.group_size != 0 ? quant_groups(w, K) : 0;
+}
 
 // Quantizes the 32 activations at p by quantize_activations' rule: the codes
 // of p[0..15] and p[16..31], and the block's scale.
@@ -98,11 +118,12 @@ SPARQ_TARGET_AVX512VNNI inline void quantize_block(const float* p, __m128i& q0, 
   q1 = _mm512_cvtepi32_epi8(_mm512_min_epi32(_mm512_max_epi32(cb, lo), hi));
 }
 
-// Quantizes and lays out one activation row (see ActStep); returns the sum of
-// its scaled_sum lanes.
+// Quantizes and lays out one activation row (see ActStep); writes the scaled
+// sums of groups of group_blocks blocks to group_sums (if not null) and
+// returns the row's scaled sum (the sum of block scale * block code sum).
 template <CodeType Code>
 SPARQ_TARGET_AVX512VNNI float pack_row(const float* x, size_t K, int offset, typename StepShape<Code>::Act* out,
-                                       size_t steps) {
+                                       size_t steps, float* group_sums, size_t group_blocks) {
   using S = StepShape<Code>;
   const __m512i ones = _mm512_set1_epi8(1);
   __m512 total = _mm512_setzero_ps();
@@ -114,6 +135,10 @@ SPARQ_TARGET_AVX512VNNI float pack_row(const float* x, size_t K, int offset, typ
     for (size_t b = 0; b < S::kWeights / kBlock; ++b) {
       __m128i q0 = _mm_setzero_si128(), q1 = _mm_setzero_si128();
       if (b < blocks) quantize_block(x + k + b * kBlock, q0, q1, scales[b]);
+      if (group_sums != nullptr && b < blocks) {
+        const int code_sum = _mm512_reduce_add_epi32(_mm512_add_epi32(_mm512_cvtepi8_epi32(q0), _mm512_cvtepi8_epi32(q1)));
+        group_sums[(k / kBlock + b) / group_blocks] += scales[b] * static_cast<float>(code_sum);
+      }
       // 4-bit: block b's first 16 codes go with the low nibbles (line 0), its
       // last 16 with the high ones (line 1); bytes: in order.
       _mm_store_si128(q + (S::kNibble ? b : 2 * b), q0);
@@ -123,10 +148,8 @@ SPARQ_TARGET_AVX512VNNI float pack_row(const float* x, size_t K, int offset, typ
     if (S::kNibble) sum = _mm512_dpbusd_epi32(sum, ones, _mm512_load_si512(a.q + 64));
     _mm512_store_si512(a.neg_offset_sum, _mm512_mullo_epi32(sum, _mm512_set1_epi32(-offset)));
     const __m512 scale = spread(_mm512_castps128_ps512(_mm_load_ps(scales)), S::kLaneShift);
-    const __m512 scaled_sum = _mm512_mul_ps(scale, _mm512_cvtepi32_ps(sum));
     _mm512_store_ps(a.scale, scale);
-    _mm512_store_ps(a.scaled_sum, scaled_sum);
-    total = _mm512_add_ps(total, scaled_sum);
+    total = _mm512_add_ps(total, _mm512_mul_ps(scale, _mm512_cvtepi32_ps(sum)));
   }
   return avx512::reduce_add(total);
 }
@@ -179,9 +202,8 @@ SPARQ_TARGET_AVX512VNNI inline void step(const Weights<Code, HasMin, kGroups>& w
     __m512i lo, hi;
     if (!Tail) _mm_prefetch(reinterpret_cast<const char*>(rows[i] + s * 64 + kPrefetchRows * w.row_bytes), _MM_HINT_T1);
     w.template codes_u8<Tail>(rows[i] + s * 64, code_tail, lo, hi);
-    __m512 ws = _mm512_setzero_ps(), wm = _mm512_setzero_ps();
+    __m512 ws = _mm512_setzero_ps();
     if (kGroups != 0) ws = w.template lanes<Tail>(w.scales, ms[i], k, groups_tail);
-    if (kGroups != 0 && HasMin) wm = w.template lanes<Tail>(w.mins, ms[i], k, groups_tail);
 #pragma GCC unroll 8
     for (int j = 0; j < NR; ++j) {
       const typename S::Act& a = act[j][s];
@@ -189,7 +211,6 @@ SPARQ_TARGET_AVX512VNNI inline void step(const Weights<Code, HasMin, kGroups>& w
       if (S::kNibble) dot = _mm512_dpbusd_epi32(dot, hi, _mm512_load_si512(a.q + 64));
       const __m512 xs = _mm512_load_ps(a.scale);
       acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), kGroups == 0 ? xs : _mm512_mul_ps(ws, xs), acc[i][j]);
-      if (kGroups != 0 && HasMin) acc[i][j] = _mm512_fmadd_ps(wm, _mm512_load_ps(a.scaled_sum), acc[i][j]);
     }
   }
 }
@@ -221,6 +242,19 @@ SPARQ_TARGET_AVX512VNNI void tile(const Weights<Code, HasMin, kGroups>& w, size_
     const __mmask16 groups_tail = static_cast<__mmask16>((1u << ((rest + group - 1) / group)) - 1u);
     step<Code, HasMin, kGroups, MR, NR, true>(w, rows, ms, act, full, code_tail, groups_tail, acc);
   }
+  if constexpr (kGroups != 0 && HasMin) {
+    for (size_t g = 0; g < w.groups; g += 16) {
+      const __mmask16 valid = w.groups - g >= 16 ? static_cast<__mmask16>(0xFFFF)
+                                                 : static_cast<__mmask16>((1u << (w.groups - g)) - 1u);
+#pragma GCC unroll 8
+      for (int i = 0; i < MR; ++i) {
+        const __m512 mins = _mm512_maskz_loadu_ps(valid, w.mins + (ms[i] - w.m0) * w.groups + g);
+#pragma GCC unroll 8
+        for (int j = 0; j < NR; ++j)
+          acc[i][j] = _mm512_fmadd_ps(mins, _mm512_maskz_loadu_ps(valid, packed.groups(x, n + j) + g), acc[i][j]);
+      }
+    }
+  }
   float out[MR * NR];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i)
@@ -249,7 +283,7 @@ SPARQ_TARGET_AVX512VNNI void run(const ActivationLine* x, const QuantWeights& qw
   w.shift = qw.group_size == 0 ? 63u : static_cast<unsigned>(__builtin_ctzll(qw.group_size));
   w.scales = avx512::scale_rows(qw.scales, qw.scale_type, w.groups, m0, m1, scale_scratch);
   w.mins = HasMin ? avx512::scale_rows(qw.mins, qw.scale_type, w.groups, m0, m1, min_scratch) : nullptr;
-  const PackedRows<Code> packed(K);
+  const PackedRows<Code> packed(K, groups_with_mins(qw, K));
   if (n1 - n0 == 1) {
     for (size_t m = m0; m < m1; m += 8) tile<Code, HasMin, kGroups, 8, 1>(w, K, m, m1, x, packed, bias, y, ldy, n0);
     return;
@@ -289,10 +323,12 @@ SPARQ_TARGET_AVX512VNNI void linear_quant_i8_pack_avx512vnni(const float* x, siz
                                                              std::vector<ActivationLine>& out) {
   const auto pack = [&](auto code) {
     constexpr CodeType kCode = decltype(code)::value;
-    const PackedRows<kCode> packed(K);
-    out.resize(N * packed.row_lines);
+    const PackedRows<kCode> packed(K, groups_with_mins(w, K));
+    out.assign(N * packed.row_lines, ActivationLine{});
     for (size_t n = 0; n < N; ++n) {
-      const float sum = pack_row<kCode>(x + n * K, K, quant_code_offset(w), packed.row(out.data(), n), packed.steps);
+      float* group_sums = packed.min_groups != 0 ? packed.groups(out.data(), n) : nullptr;
+      const float sum = pack_row<kCode>(x + n * K, K, quant_code_offset(w), packed.row(out.data(), n), packed.steps,
+                                        group_sums, w.group_size / kBlock);
       *packed.sum(out.data(), n) = sum;
     }
   };

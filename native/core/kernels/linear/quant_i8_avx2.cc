@@ -9,7 +9,9 @@
 // codes) comes back through the activations' lane sums, prepared per block by
 // the packer with the block scale. Lanes are scaled in float32 per block,
 // reduced once per output; with one scale per row the scale (and min) apply
-// after the reduction, as in the VNNI kernel.
+// after the reduction, and mins per group as the dot product of the row's
+// mins with the activation row's scaled sums per group, once per output, as
+// in the VNNI kernel.
 //
 // Every output runs the same instruction sequence whatever the tile shape, N
 // or thread split, so results are bit-identical across them.
@@ -34,7 +36,6 @@ constexpr size_t kBlock = 32;
 struct alignas(64) ActBlock {
   int8_t q[32];           // the block's codes in K order
   int32_t correction[8];  // (128 - offset) or -offset, times the lane's sum of q (see lane_correction)
-  float scaled_sum[8];    // scale * the lane's sum of q (for mins)
   float scale;
 };
 static_assert(sizeof(ActBlock) == 2 * sizeof(ActivationLine), "ActBlock is two lines");
@@ -48,13 +49,25 @@ int lane_correction(const QuantWeights& w) {
   return w.code_type == CodeType::kNibble ? -offset : 128 - offset;
 }
 
-// Packed rows: per row, K / 32 ActBlocks then one line whose first float is
-// the sum of the row's scaled_sum lanes (for mins per row).
+// Packed rows: per row, K / 32 ActBlocks, then (weights with mins per group)
+// the row's scaled sums per weight group (sum over the group's blocks of
+// block scale * block code sum; zero-padded to whole lines), then one line
+// whose first float is the sum over the whole row (for mins per row).
 struct PackedRows {
-  size_t blocks, row_lines;
-  explicit PackedRows(size_t K) : blocks(K / kBlock), row_lines(blocks * 2 + 1) {}
+  static constexpr size_t kLineFloats = sizeof(ActivationLine) / sizeof(float);
+  size_t blocks, min_groups, group_lines, row_lines;
+  // groups: weight groups per row with a min each (0: no mins, or one per row).
+  PackedRows(size_t K, size_t groups)
+      : blocks(K / kBlock),
+        min_groups(groups),
+        group_lines((groups + kLineFloats - 1) / kLineFloats),
+        row_lines(blocks * 2 + group_lines + 1) {}
   const ActBlock* row(const ActivationLine* x, size_t n) const { return reinterpret_cast<const ActBlock*>(x + n * row_lines); }
   ActBlock* row(ActivationLine* x, size_t n) const { return reinterpret_cast<ActBlock*>(x + n * row_lines); }
+  const float* groups(const ActivationLine* x, size_t n) const {
+    return reinterpret_cast<const float*>(x + n * row_lines + blocks * 2);
+  }
+  float* groups(ActivationLine* x, size_t n) const { return reinterpret_cast<float*>(x + n * row_lines + blocks * 2); }
   float* sum(ActivationLine* x, size_t n) const { return reinterpret_cast<float*>(x + n * row_lines + row_lines - 1); }
   float sum(const ActivationLine* x, size_t n) const { return *reinterpret_cast<const float*>(x + n * row_lines + row_lines - 1); }
 };
@@ -96,7 +109,11 @@ SPARQ_TARGET_AVX2 inline __m256i lane_sums(__m256i v) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), v), _mm256_set1_epi16(1));
 }
 
-SPARQ_TARGET_AVX2 float pack_row(const float* x, size_t blocks, int correction, ActBlock* out) {
+// Quantizes and lays out one activation row; writes the scaled sums of
+// groups of group_blocks blocks to group_sums (if not null) and returns the
+// row's scaled sum (the sum of block scale * block code sum).
+SPARQ_TARGET_AVX2 float pack_row(const float* x, size_t blocks, int correction, ActBlock* out,
+                                 float* group_sums, size_t group_blocks) {
   __m256 total = _mm256_setzero_ps();
   for (size_t b = 0; b < blocks; ++b) {
     ActBlock& a = out[b];
@@ -104,10 +121,22 @@ SPARQ_TARGET_AVX2 float pack_row(const float* x, size_t blocks, int correction, 
     const __m256i sums = lane_sums(_mm256_load_si256(reinterpret_cast<const __m256i*>(a.q)));
     _mm256_store_si256(reinterpret_cast<__m256i*>(a.correction), _mm256_mullo_epi32(sums, _mm256_set1_epi32(correction)));
     const __m256 scaled_sum = _mm256_mul_ps(_mm256_set1_ps(a.scale), _mm256_cvtepi32_ps(sums));
-    _mm256_store_ps(a.scaled_sum, scaled_sum);
     total = _mm256_add_ps(total, scaled_sum);
+    if (group_sums != nullptr) {
+      alignas(32) int32_t lanes[8];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), sums);
+      int32_t code_sum = 0;
+      for (int l = 0; l < 8; ++l) code_sum += lanes[l];
+      group_sums[b / group_blocks] += a.scale * static_cast<float>(code_sum);
+    }
   }
   return avx2::reduce_add(total);
+}
+
+// Weight groups per row whose mins the kernel applies from the packed group
+// sums: the groups of weights with mins per group (0 otherwise).
+inline size_t groups_with_mins(const QuantWeights& w, size_t K) {
+  return w.mins != nullptr && w.group_size != 0 ? quant_groups(w, K) : 0;
 }
 
 template <CodeType Code, bool HasMin, bool PerRow>
@@ -163,7 +192,19 @@ SPARQ_TARGET_AVX2 void tile(const Weights<Code, HasMin, PerRow>& w, size_t K, si
         const __m256i dot = _mm256_add_epi32(w.dot(rows[i], b, q), _mm256_load_si256(reinterpret_cast<const __m256i*>(a.correction)));
         const __m256 s = PerRow ? _mm256_set1_ps(a.scale) : _mm256_set1_ps(w.scales[g] * a.scale);
         acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), s, acc[i][j]);
-        if (!PerRow && HasMin) acc[i][j] = _mm256_fmadd_ps(_mm256_set1_ps(w.mins[g]), _mm256_load_ps(a.scaled_sum), acc[i][j]);
+      }
+    }
+  }
+  if constexpr (!PerRow && HasMin) {
+    for (size_t g = 0; g < w.groups; g += 8) {
+      const __m256i valid = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(w.groups - g)),
+                                               _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+#pragma GCC unroll 8
+      for (int i = 0; i < MR; ++i) {
+        const __m256 mins = _mm256_maskload_ps(w.mins + (ms[i] - w.m0) * w.groups + g, valid);
+#pragma GCC unroll 8
+        for (int j = 0; j < NR; ++j)
+          acc[i][j] = _mm256_fmadd_ps(mins, _mm256_maskload_ps(packed.groups(x, n + j) + g, valid), acc[i][j]);
       }
     }
   }
@@ -209,7 +250,7 @@ SPARQ_TARGET_AVX2 void run(const ActivationLine* x, const QuantWeights& qw, size
   w.shift = qw.group_size == 0 ? 63u : static_cast<unsigned>(__builtin_ctzll(qw.group_size));
   w.scales = scale_rows(qw.scales, qw.scale_type, w.groups, m0, m1, scale_scratch);
   w.mins = HasMin ? scale_rows(qw.mins, qw.scale_type, w.groups, m0, m1, min_scratch) : nullptr;
-  const PackedRows packed(K);
+  const PackedRows packed(K, groups_with_mins(qw, K));
   if (n1 - n0 == 1) {
     for (size_t m = m0; m < m1; m += 4) tile<Code, HasMin, PerRow, 4, 1>(w, K, m, m1, x, packed, bias, y, ldy, n0);
     return;
@@ -230,10 +271,13 @@ SPARQ_TARGET_AVX2 void run(const ActivationLine* x, const QuantWeights& qw, size
 SPARQ_TARGET_AVX2 void linear_quant_i8_pack_avx2(const float* x, size_t N, size_t K,
                                                  const QuantWeights& w,
                                                  std::vector<ActivationLine>& out) {
-  const PackedRows packed(K);
-  out.resize(N * packed.row_lines);
-  for (size_t n = 0; n < N; ++n)
-    *packed.sum(out.data(), n) = pack_row(x + n * K, packed.blocks, lane_correction(w), packed.row(out.data(), n));
+  const PackedRows packed(K, groups_with_mins(w, K));
+  out.assign(N * packed.row_lines, ActivationLine{});
+  for (size_t n = 0; n < N; ++n) {
+    float* group_sums = packed.min_groups != 0 ? packed.groups(out.data(), n) : nullptr;
+    *packed.sum(out.data(), n) = pack_row(x + n * K, packed.blocks, lane_correction(w), packed.row(out.data(), n),
+                                          group_sums, w.group_size / kBlock);
+  }
 }
 
 SPARQ_TARGET_AVX2 void linear_quant_i8_avx2(const ActivationLine* x, const QuantWeights& w,

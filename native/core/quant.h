@@ -34,6 +34,12 @@ struct QuantWeights {
 inline size_t quant_groups(const QuantWeights& w, size_t K) {
   return w.group_size == 0 ? 1 : K / w.group_size;
 }
+// Groups per row with a min each whose min term the int8-activation kernels
+// add once per output from per-group activation sums (0: no mins, or one
+// min per row, applied after the reduction).
+inline size_t groups_with_mins(const QuantWeights& w, size_t K) {
+  return w.mins != nullptr && w.group_size != 0 ? quant_groups(w, K) : 0;
+}
 inline size_t quant_row_bytes(const QuantWeights& w, size_t K) {
   return w.code_type == CodeType::kNibble ? K / 2 : K;
 }

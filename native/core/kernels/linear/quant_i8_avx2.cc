@@ -133,12 +133,6 @@ SPARQ_TARGET_AVX2 float pack_row(const float* x, size_t blocks, int correction, 
   return avx2::reduce_add(total);
 }
 
-// Weight groups per row whose mins the kernel applies from the packed group
-// sums: the groups of weights with mins per group (0 otherwise).
-inline size_t groups_with_mins(const QuantWeights& w, size_t K) {
-  return w.mins != nullptr && w.group_size != 0 ? quant_groups(w, K) : 0;
-}
-
 template <CodeType Code, bool HasMin, bool PerRow>
 struct Weights {
   const uint8_t* codes;

@@ -93,12 +93,6 @@ struct PackedRows {
   float* sum(ActivationLine* x, size_t n) const { return reinterpret_cast<float*>(x + n * row_lines + row_lines - 1); }
 };
 
-// Weight groups per row whose mins the kernel applies from the packed group
-// sums: the groups of weights with mins per group (0 otherwise).
-inline size_t groups_with_mins(const QuantWeights& w, size_t K) {
-  return w.mins != nullptr && w.group_size != 0 ? quant_groups(w, K) : 0;
-}
-
 // Quantizes the 32 activations at p by quantize_activations' rule: the codes
 // of p[0..15] and p[16..31], and the block's scale.
 SPARQ_TARGET_AVX512VNNI inline void quantize_block(const float* p, __m128i& q0, __m128i& q1, float& scale) {

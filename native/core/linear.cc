@@ -7,6 +7,7 @@
 
 #include "clustered.h"
 #include "kernels/linear/quant.h"
+#include "large_buffer.h"
 #include "kernels/linear/sparse.h"
 #include "quant.h"
 #include "thread_pool.h"
@@ -24,7 +25,7 @@ template <typename Kernel>
 void drive(const float* x, size_t N, size_t K, size_t M, size_t weight_row_bytes,
            PackActivations pack, size_t packed_floats, Kernel kernel) {
   if (N == 0 || M == 0) return;
-  std::vector<float> packed;
+  LargeVector<float> packed;  // 64-byte aligned: kernels load whole lines of it
   if (pack != nullptr) {
     packed.resize(packed_floats);
     pack(x, N, K, packed.data());

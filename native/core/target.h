@@ -12,6 +12,14 @@
 #define SPARQ_TARGET_AVX512
 #endif
 
+// For members whose only effect is a prefetch: GCC finds them pure and, when
+// it has not inlined them, drops the calls as dead.
+#if defined(__GNUC__) || defined(__clang__)
+#define SPARQ_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define SPARQ_ALWAYS_INLINE
+#endif
+
 // GCC 12's AVX-512 headers trip -Wmaybe-uninitialized on their own
 // _mm512_undefined_* helpers (GCC bug 105593, fixed in GCC 13).
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12

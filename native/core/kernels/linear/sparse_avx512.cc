@@ -9,8 +9,8 @@
 //   multiplies the scratch. On the Turin-like test VM the expansion is about
 //   half the time at N = 8 (measured by skipping it), yet VEXPANDPS is not
 //   what bounds it: a masked move in its place gained 1.07x at N = 1, and a
-//   permute from a lookup table (1.3 cycles a vector against 3 in isolation)
-//   ran slower in place.
+//   permute from a lookup table ran slower (bench/ab.js against builds of
+//   those variants).
 // - csr: work proportional to the stored values. Up to kCsrGatherRows
 //   activation rows gather x at the column indices (16 entries per gather);
 //   more rows run an outer product on transposed activations (one FMA updates
@@ -90,7 +90,7 @@ struct BitmapWeights {
   // Prefetches (into L2) the mask and value lines that the row `rows` below r
   // reads at k. Its value cursor is not known yet: it is estimated as its
   // start plus r's progress.
-  __attribute__((always_inline)) void prefetch_below(const Row& r, size_t k, size_t rows) const {
+  SPARQ_ALWAYS_INLINE void prefetch_below(const Row& r, size_t k, size_t rows) const {
     const size_t below = std::min(r.m + rows, m_end);
     const size_t at = w->offsets[below] + (r.at - w->offsets[r.m]);
     _mm_prefetch(static_cast<const char*>(r.values.address(at)), _MM_HINT_T1);
@@ -122,7 +122,7 @@ struct NmWeights {
   Row row(size_t m) const { return {w->codes + m * code_stride, Values::of(*w, m), m * row_values}; }
   // Prefetches (into L2) the code and value lines that the row `rows` below
   // r reads at k.
-  __attribute__((always_inline)) void prefetch_below(const Row& r, size_t k, size_t rows) const {
+  SPARQ_ALWAYS_INLINE void prefetch_below(const Row& r, size_t k, size_t rows) const {
     const size_t t = k / kLanes;
     _mm_prefetch(static_cast<const char*>(r.values.address(r.at + rows * row_values + t * tile_values)), _MM_HINT_T1);
     _mm_prefetch(reinterpret_cast<const char*>(r.codes + rows * code_stride + t * (16 / w->group) * code_bits / 8), _MM_HINT_T1);

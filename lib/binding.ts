@@ -63,6 +63,12 @@ export interface NativeClusteredWeights {
   rowsPerBook: number;
 }
 
+/** Int8 codebooks of 4-bit scalar clustered weights (clusteredI8Books): entry codes + 128, and scales. */
+export interface NativeClusteredInt8Books {
+  tables: Uint8Array;
+  scales: Float32Array;
+}
+
 export interface NativeAddon {
   cpuInfo(): NativeCpuInfo;
   getNumThreads(): number;
@@ -133,6 +139,15 @@ export interface NativeAddon {
     x: Float32Array, n: number, k: number, c: NativeClusteredWeights, m: number,
     bias: Float32Array | null, y: Float32Array, async: true,
   ): Promise<Float32Array>;
+  linearClustered(
+    x: Float32Array, n: number, k: number, c: NativeClusteredWeights, m: number,
+    bias: Float32Array | null, y: Float32Array, async: false, int8Books: NativeClusteredInt8Books,
+  ): Float32Array;
+  linearClustered(
+    x: Float32Array, n: number, k: number, c: NativeClusteredWeights, m: number,
+    bias: Float32Array | null, y: Float32Array, async: true, int8Books: NativeClusteredInt8Books,
+  ): Promise<Float32Array>;
+  clusteredI8Books(c: NativeClusteredWeights, m: number, k: number, tables: Uint8Array, scales: Float32Array): void;
   dequantizeClustered(c: NativeClusteredWeights, m: number, k: number, out: Float32Array): Float32Array;
   alignmentPadding(buffer: ArrayBuffer): number;
   matmul(a: Float32Array, b: Float32Array, c: Float32Array, m: number, k: number, n: number, async: false): Float32Array;

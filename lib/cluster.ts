@@ -1,6 +1,6 @@
 // k-means clustering (exact in 1-D, k-means++ and Lloyd for vectors) and
 // weight clustering (palettization): ClusteredTensor, computed on by `linear`.
-import { native, NativeWeightType, type NativeClusteredWeights } from './binding.js';
+import { native, NativeWeightType, type NativeClusteredInt8Books, type NativeClusteredWeights } from './binding.js';
 import { checkInteger, rangeError, received, typeError } from './errors.js';
 import { LUT4_ENTRIES, SparseTensor } from './sparse.js';
 import { checkTensor, Tensor } from './tensor.js';
@@ -187,6 +187,8 @@ export interface ClusterOptions {
  * codebook[book(m)][index(m, k / dim)][k % dim], with `2^bits` entries per
  * codebook and one codebook per tensor, row or group of rows. Indices are
  * packed per row as bit planes in superblocks of 128 (bits 4..7) or blocks of 32 (see README, "Clustering").
+ * Treat its arrays as read-only: `linear` with int8 activations keeps an int8
+ * copy of the codebooks, made on first use.
  */
 export class ClusteredTensor {
   readonly shape: readonly [number, number];
@@ -243,6 +245,22 @@ export class ClusteredTensor {
   get bitsPerWeight(): number {
     const n = this.shape[0] * this.shape[1];
     return n === 0 ? 0 : (this.byteLength * 8) / n;
+  }
+
+  #int8Books: NativeClusteredInt8Books | undefined;
+
+  /**
+   * @internal The codebooks as int8 for `linear` with int8 activations (bits 4,
+   * dim 1), made on first use and kept: the arrays are treated as read-only.
+   */
+  get int8Books(): NativeClusteredInt8Books {
+    if (this.#int8Books === undefined) {
+      const books = this.books;
+      const b = { tables: new Uint8Array(books * 16), scales: new Float32Array(books) };
+      if (books > 0) native.clusteredI8Books(this.native, this.shape[0], this.shape[1], b.tables, b.scales);
+      this.#int8Books = b;
+    }
+    return this.#int8Books;
   }
 
   /** @internal */

@@ -15,10 +15,15 @@ export type LinearWeight = Tensor<'float32' | 'float16' | 'bfloat16'> | Quantize
 export interface LinearOptions {
   /**
    * 'float32' (default): weights decoded to float32, activations used as given.
-   * 'int8' (quantized int8 / int4 symmetric or asymmetric weights only): the
-   * activations are quantized to int8 per block of 32 along K (absmax / 127)
-   * and multiplied with integer dot products (VNNI where present): faster, with
-   * the small extra error of the activation rounding. K must be a multiple of 32.
+   * 'int8' (quantized int8 / int4 symmetric or asymmetric weights, and 4-bit
+   * scalar clustered weights): the activations are quantized to int8 per block
+   * of 32 (absmax / 127) and multiplied with integer dot products (VNNI where
+   * present): faster, with the small extra error of the activation rounding.
+   * Quantized weights: blocks of 32 consecutive activations along K, which
+   * must be a multiple of 32. Clustered weights (bits 4, dim 1; any K): each
+   * codebook is also rounded to int8 (scale max |entry| / 127), and the
+   * blocks of 32 follow the index packing (README, "Clustering"). x must be
+   * finite.
    */
   activations?: 'float32' | 'int8';
 }
@@ -71,14 +76,26 @@ function prepareLinear(x: unknown, w: unknown, bias: unknown, options: unknown):
     outShape,
     run: ((async: boolean) => start(new Float32Array(N * M), async)) as LinearCall['run'],
   });
-  if (w instanceof SparseTensor || w instanceof ClusteredTensor) {
-    const kind = w instanceof SparseTensor ? 'sparse' : 'clustered';
-    if (activations !== 'float32') throw rangeError('options.activations', `'float32' for ${kind} weights`, activations);
-    if (w instanceof SparseTensor) {
-      const sw = w.native;
-      return call((y, async) => (async ? native.linearSparse(xd, N, K, sw, M, b, y, true) : native.linearSparse(xd, N, K, sw, M, b, y, false)));
+  const checkFinite = () => {
+    for (let i = 0; i < xd.length; i++) {
+      if (!Number.isFinite(xd[i])) throw rangeError('x', "finite values with activations: 'int8'", received(`${xd[i]} at index ${i}`));
     }
+  };
+  if (w instanceof SparseTensor) {
+    if (activations !== 'float32') throw rangeError('options.activations', "'float32' for sparse weights", activations);
+    const sw = w.native;
+    return call((y, async) => (async ? native.linearSparse(xd, N, K, sw, M, b, y, true) : native.linearSparse(xd, N, K, sw, M, b, y, false)));
+  }
+  if (w instanceof ClusteredTensor) {
     const c = w.native;
+    if (activations === 'int8') {
+      if (w.bits !== 4 || w.dim !== 1) {
+        throw rangeError('options.activations', "'float32' here: 'int8' needs clustered weights with bits 4 and dim 1", received(`bits ${w.bits}, dim ${w.dim}`));
+      }
+      checkFinite();
+      const books = w.int8Books;
+      return call((y, async) => (async ? native.linearClustered(xd, N, K, c, M, b, y, true, books) : native.linearClustered(xd, N, K, c, M, b, y, false, books)));
+    }
     return call((y, async) => (async ? native.linearClustered(xd, N, K, c, M, b, y, true) : native.linearClustered(xd, N, K, c, M, b, y, false)));
   }
   if (wt === null) {
@@ -89,9 +106,7 @@ function prepareLinear(x: unknown, w: unknown, bias: unknown, options: unknown):
       if (K % 32 !== 0 || (qt.groupSize !== 0 && qt.groupSize < 32)) {
         throw rangeError('options.activations', `'float32' here: 'int8' needs K a multiple of 32 and groupSize 0 or >= 32`, received(`K = ${K}, groupSize ${qt.groupSize}`));
       }
-      for (let i = 0; i < xd.length; i++) {
-        if (!Number.isFinite(xd[i])) throw rangeError('x', "finite values with activations: 'int8'", received(`${xd[i]} at index ${i}`));
-      }
+      checkFinite();
     }
     const q = qt.native;
     return call((y, async) => (async ? native.linearQuant(xd, N, K, q, M, b, y, true, int8) : native.linearQuant(xd, N, K, q, M, b, y, false, int8)));

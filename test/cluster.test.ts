@@ -4,7 +4,7 @@ import {
 } from '../lib/index.js';
 import type { ClusterOptions } from '../lib/index.js';
 import {
-  absmaxBaseline, decodeClusteredRef, f16ToF32Ref, f32ToF16Ref, firstMismatch, inertiaRef, kmeans1dBrute, kmeans1dDivideConquer, linearRef, randomArray, rng, syntheticWeights,
+  absmaxBaseline, clusteredInt8Ref, decodeClusteredRef, f16ToF32Ref, f32ToF16Ref, firstMismatch, inertiaRef, kmeans1dBrute, kmeans1dDivideConquer, linearRef, randomArray, rng, syntheticWeights,
 } from './reference/index.js';
 
 /** |a - b| within a tolerance relative to the problem's magnitude (Σ w x²). */
@@ -418,6 +418,77 @@ describe('linear on clustered weights (codebook lookups in registers)', () => {
   });
 });
 
+describe("linear on 4-bit clustered weights with activations: 'int8' (integer dot products, VPSHUFB lookups)", () => {
+  const SHAPES: [number, number, number][] = [[1, 1, 8], [1, 9, 64], [2, 13, 96], [3, 5, 40], [8, 17, 256], [13, 33, 168], [50, 12, 64], [1, 40, 1024], [1, 19, 200], [2, 6, 328], [5, 23, 129]];
+  const SETTINGS: ClusterOptions[] = [
+    { bits: 4 }, { bits: 4, codebookType: 'float32' }, { bits: 4, granularity: 'tensor' }, { bits: 4, granularity: 'group', groupSize: 3 },
+  ];
+  const int8 = { activations: 'int8' as const };
+  for (const o of SETTINGS) {
+    it(`matches the reference on ${JSON.stringify(o)} for odd shapes (K not a multiple of 32 or 128, N = 1, M = 1)`, () => {
+      SHAPES.forEach(([N, M, K], i) => {
+        const c = cluster(Tensor.from(randomArray(M * K, 260 + i), [M, K]), o);
+        const x = Tensor.from(randomArray(N * K, 290 + i), [N, K]);
+        const bias = i % 2 ? Tensor.from(randomArray(M, 7), [M]) : undefined;
+        const y = linear(x, c, bias, int8);
+        const r = clusteredInt8Ref(c, x.data, N);
+        const ref = linearRef(r.x, N, K, r.w, M, bias?.data);
+        const bad = firstMismatch(y.data, ref, K);
+        expect(bad, `N=${N} M=${M} K=${K}: y[${bad}] = ${y.data[bad]} vs ${ref.y[bad]}`).toBe(-1);
+      });
+    });
+  }
+
+  it('handles all-zero codebooks and activations, huge activations and outliers', () => {
+    const M = 6, K = 256;
+    const c = cluster(Tensor.from(randomArray(M * K, 3), [M, K]), { bits: 4, codebookType: 'float32' });
+    (c.codebook as Float32Array).fill(0, 16, 32);  // book of row 1: scale 0
+    const x = randomArray(3 * K, 4);
+    x.fill(0, K, 2 * K);                            // row 1: all zero
+    for (let k = 0; k < K; k++) x[2 * K + k] *= 1e30;
+    x[2 * K + 5] = 3e33;                            // one outlier in a group
+    const y = linear(Tensor.from(x, [3, K]), c, null, int8).data;
+    const r = clusteredInt8Ref(c, x, 3);
+    const ref = linearRef(r.x, 3, K, r.w, M);
+    expect(firstMismatch(y, ref, K)).toBe(-1);
+    for (let n = 0; n < 3; n++) expect(y[n * M + 1]).toBe(0);
+    for (let m = 0; m < M; m++) expect(y[M + m]).toBe(0);
+  });
+
+  it('gives bit-identical outputs for any N and thread count, sync or async', async () => {
+    const M = 37, K = 448;
+    const c = cluster(Tensor.from(randomArray(M * K, 6), [M, K]), { bits: 4 });
+    const x = Tensor.from(randomArray(9 * K, 5), [9, K]);
+    const all = linear(x, c, null, int8).data;
+    for (let n = 0; n < 9; n++) {
+      const one = linear(Tensor.from(x.data.subarray(n * K, (n + 1) * K), [1, K]), c, null, int8).data;
+      expect(Array.from(one), `row ${n}`).toEqual(Array.from(all.subarray(n * M, (n + 1) * M)));
+    }
+    expect(Array.from((await linearAsync(x, c, null, int8)).data)).toEqual(Array.from(all));
+    const threads = getNumThreads();
+    try {
+      setNumThreads(1);
+      expect(Array.from(linear(x, c, null, int8).data)).toEqual(Array.from(all));
+    } finally {
+      setNumThreads(threads);
+    }
+  });
+
+  it('adds a small error over float32 activations (measured here: relative RMSE of y)', () => {
+    const M = 256, K = 1024, N = 4;
+    const x = Tensor.from(randomArray(N * K, 2), [N, K]);
+    const lines: string[] = [];
+    // Heavy tails put a codebook entry far out, which coarsens the int8 grid for the others.
+    for (const [kind, bound] of [['gaussian', 0.015], ['student-t', 0.06]] as const) {
+      const c = cluster(Tensor.from(syntheticWeights(M * K, kind, rng(8)), [M, K]), { bits: 4 });
+      const err = relativeError(linear(x, c), linear(x, c, null, int8));
+      lines.push(`${kind} weights: ${err.toExponential(2)}`);
+      expect(err).toBeLessThan(bound);
+    }
+    console.info(`4-bit clustered, int8 activations vs float32 activations, relative RMSE of y (uniform random x):\n${lines.join('\n')}`);
+  });
+});
+
 describe('clustering rejects bad input with clear errors', () => {
   const w = Tensor.from(randomArray(4 * 12, 1), [4, 12]);
   it('kmeans', () => {
@@ -451,7 +522,12 @@ describe('clustering rejects bad input with clear errors', () => {
   });
   it('linear with clustered weights', () => {
     const c = cluster(w, { bits: 2 });
-    expect(() => linear(Tensor.zeros([1, 12]), c, null, { activations: 'int8' })).toThrow(/'float32' for clustered weights/);
+    expect(() => linear(Tensor.zeros([1, 12]), c, null, { activations: 'int8' })).toThrow(/'int8' needs clustered weights with bits 4 and dim 1 for options.activations but received bits 2, dim 1/);
+    const c4 = cluster(Tensor.from(randomArray(4 * 16, 1), [4, 16]), { bits: 4, dim: 2 });
+    expect(() => linear(Tensor.zeros([1, 16]), c4, null, { activations: 'int8' })).toThrow(/bits 4, dim 2/);
+    const x = new Float32Array(12);
+    x[7] = NaN;
+    expect(() => linear(Tensor.from(x, [1, 12]), cluster(w, { bits: 4 }), null, { activations: 'int8' })).toThrow(/finite values with activations: 'int8' for x but received NaN at index 7/);
     expect(() => linear(Tensor.zeros([1, 11]), c)).toThrow(/shape \[\.\.\., 12\]/);
   });
 });

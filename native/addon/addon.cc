@@ -565,8 +565,31 @@ Napi::Value LinearClustered(const Napi::CallbackInfo& info) {
   const auto [N, K, M, x, bias, y] = linear_io(info);
   const sparq::ClusteredWeights w = clustered_arg(info, 3, M, K);
   Napi::Object c = info[3].As<Napi::Object>();
+  if (info.Length() > 8 && info[8].IsObject()) {  // int8 activations, with the books from clusteredI8Books
+    Napi::Env env = info.Env();
+    if (!sparq::clustered_i8_supported(w)) throw Napi::RangeError::New(env, "int8 activations need bits 4 and dim 1");
+    Napi::Object b = info[8].As<Napi::Object>();
+    const size_t books = sparq::clustered_books(M, w.rows_per_book);
+    const sparq::ClusteredI8Books i8{typed_prop<const uint8_t>(env, b, "tables", napi_uint8_array, checked_mul(env, books, 16)),
+                                     typed_prop<const float>(env, b, "scales", napi_float32_array, books)};
+    return run(info, info[7].ToBoolean(), [=] { sparq::linear_clustered_i8(x, N, K, w, i8, M, bias, y); }, info[6],
+               {info[0], c.Get("indices"), b.Get("tables"), b.Get("scales"), info[5], info[6]});
+  }
   return run(info, info[7].ToBoolean(), [=] { sparq::linear_clustered(x, N, K, w, M, bias, y); }, info[6],
              {info[0], c.Get("indices"), c.Get("codebook"), info[5], info[6]});
+}
+
+// clusteredI8Books(c, M, K, tables: Uint8Array(books * 16), scales: Float32Array(books))
+Napi::Value ClusteredI8Books(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const size_t M = size_arg(info, 1, "M"), K = size_arg(info, 2, "K");
+  const sparq::ClusteredWeights w = clustered_arg(info, 0, M, K);
+  if (!sparq::clustered_i8_supported(w)) throw Napi::RangeError::New(env, "int8 codebooks need bits 4 and dim 1");
+  const size_t books = sparq::clustered_books(M, w.rows_per_book);
+  uint8_t* tables = typed_data<uint8_t>(info, 3, napi_uint8_array, "tables", checked_mul(env, books, 16));
+  float* scales = typed_data<float>(info, 4, napi_float32_array, "scales", books);
+  sparq::clustered_i8_books(w, books, tables, scales);
+  return env.Undefined();
 }
 
 // dequantizeClustered(c, M, K, out)
@@ -611,6 +634,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cluster", Napi::Function::New(env, Cluster));
   exports.Set("linearClustered", Napi::Function::New(env, LinearClustered));
   exports.Set("dequantizeClustered", Napi::Function::New(env, DequantizeClustered));
+  exports.Set("clusteredI8Books", Napi::Function::New(env, ClusteredI8Books));
   return exports;
 }
 

@@ -30,6 +30,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "kmeans.h"
 #include "quant.h"
@@ -100,6 +101,49 @@ void dequantize_clustered(const ClusteredWeights& w, size_t M, size_t K, float* 
 // y[N, M] = x[N, K] . w^T (+ bias), weights looked up in registers.
 void linear_clustered(const float* x, size_t N, size_t K, const ClusteredWeights& w, size_t M,
                       const float* bias, float* y);
+
+// ---- int8 activations (4-bit scalar entries only: bits 4, dim 1)
+//
+// Each codebook as int8: scale s = max |entry| / 127 and entry codes
+// q = round-half-even(entry / s), in [-127, 127] (all 0 when s is 0; s NaN
+// when an entry is not finite). Activations as int8 in groups of 32 that
+// follow the 4-bit plane (clustered.h's packing): in superblock t (indices
+// 128 t .. 128 t + 127) group g (0..3) holds indices 128 t + 32 h + 16 u + l
+// for h = 0..3, u = 0..1, l = 4 g .. 4 g + 3, the positions whose codes sit
+// in 32-bit words 4 g .. 4 g + 3 of the plane; each group has scale
+// d = max |x| / 127 and codes round-half-even(x / d) (0 when d is 0); indices
+// past K count as zero. Then y[n, m] = s(book of m) * sum over groups of
+// d * (the exact integer dot product of the group's activation codes with
+// the entry codes of its weights), summed in float32 (+ bias).
+inline bool clustered_i8_supported(const ClusteredWeights& w) { return w.bits == 4 && w.dim == 1; }
+
+// Int8 codebooks: tables[16 b + e] = q_e + 128 (an unsigned byte) and
+// scales[b] = s, for books b < books.
+void clustered_i8_books(const ClusteredWeights& w, size_t books, uint8_t* tables, float* scales);
+
+struct ClusteredI8Books {
+  const uint8_t* tables;  // [books, 16]
+  const float* scales;    // [books]
+};
+
+// One activation row's superblock t, as every int8 kernel reads it: lane L
+// (0..15) of the plane's 32-bit words pairs bytes 4 L + h of the codes with
+// q[4 L + h] (the low nibble: index 32 h + L) and q[64 + 4 L + h] (the high
+// nibble: index 32 h + 16 + L); lane L belongs to group L / 4, whose scale
+// is scale[L]; neg_sum[L] = -128 * (the sum of the lane's 8 codes).
+struct alignas(64) ClusteredActStep {
+  int8_t q[128];
+  int32_t neg_sum[16];
+  float scale[16];
+};
+
+// Quantizes x [N, K] (finite) by the rule above into out [N, steps].
+void clustered_i8_pack(const float* x, size_t N, size_t K, std::vector<ClusteredActStep>& out);
+inline size_t clustered_i8_steps(size_t K) { return (K + 127) / 128; }
+
+// As linear_clustered with int8 activations (clustered_i8_supported(w)).
+void linear_clustered_i8(const float* x, size_t N, size_t K, const ClusteredWeights& w,
+                         const ClusteredI8Books& books, size_t M, const float* bias, float* y);
 
 struct ClusterOptions {
   unsigned bits;

@@ -35,6 +35,14 @@ using ClusteredLinearKernel = void (*)(const float* x, size_t ldx, const Cluster
                                        size_t K, const float* bias, float* y, size_t ldy,
                                        size_t n0, size_t n1, size_t m0, size_t m1);
 
+// As ClusteredLinearKernel with int8 activations (clustered.h): x holds the
+// activation rows packed by clustered_i8_pack (clustered_i8_steps(K) steps a
+// row), books the int8 codebooks from book 0.
+using ClusteredI8LinearKernel = void (*)(const ClusteredActStep* x, const ClusteredWeights& w,
+                                         const ClusteredI8Books& books, size_t K, const float* bias,
+                                         float* y, size_t ldy, size_t n0, size_t n1, size_t m0,
+                                         size_t m1);
+
 // Nearest centroid of each of n points p [n, dim]: centroids are stored
 // transposed, ct[d * kp + c] for c < k, kp a multiple of 16 (entries k..kp-1
 // are NaN). assign[i] = argmin_c |p_i - c|^2 (ties to the lower index),
@@ -89,6 +97,7 @@ struct KernelTable {
   SparseLinearKernel linear_sparse[3];
   PackActivations linear_pack_xt;
   ClusteredLinearKernel linear_clustered;  // reads activations packed like linear_dense
+  ClusteredI8LinearKernel linear_clustered_i8;
   KmeansAssignKernel kmeans_assign;
   F32ToHalfKernel f32_to_f16;
   HalfToF32Kernel f16_to_f32;

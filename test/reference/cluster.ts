@@ -170,3 +170,51 @@ export function kmeans1dDivideConquer(values: ArrayLike<number>, k: number, weig
   }
   return prev[n - 1];
 }
+
+/** round-half-even of a float32 quotient, clamped to [-127, 127] (the int8 rule of native/core/clustered.h). */
+function int8CodeRef(v: number, d: number): number {
+  if (d === 0) return 0;
+  const q = Math.fround(v / d);
+  let r = Math.round(q);
+  if (r - q === 0.5 && r % 2 !== 0) r -= 1;
+  return Math.max(-127, Math.min(127, r));
+}
+
+/**
+ * What `linear(x, c, bias, { activations: 'int8' })` computes on 4-bit scalar
+ * clustered weights, as float values: each codebook rounded to int8 codes with
+ * scale max |entry| / 127, and the activations rounded to int8 in groups of 32
+ * that follow the 4-bit plane: in each superblock of 128 indices, position
+ * t = 32h + 16u + l (h 0..3, u 0..1, l 0..15) belongs to group l >> 2.
+ */
+export function clusteredInt8Ref(c: ClusteredFields, x: Float32Array, N: number): { x: Float32Array; w: Float32Array } {
+  const [M, K] = c.shape;
+  const entry = (i: number) => (c.codebook instanceof Uint16Array ? f16ToF32Ref(c.codebook[i]) : c.codebook[i]);
+  const books = Math.ceil(M / c.groupSize);
+  const table = new Float32Array(books * 16);
+  for (let b = 0; b < books; b++) {
+    let amax = 0;
+    for (let e = 0; e < 16; e++) amax = Math.max(amax, Math.abs(entry(16 * b + e)));
+    const s = Math.fround(amax / 127);
+    for (let e = 0; e < 16; e++) table[16 * b + e] = Math.fround(int8CodeRef(entry(16 * b + e), s) * s);
+  }
+  const w = new Float32Array(M * K);
+  const rowBytes = Math.ceil(K / 128) * 64;
+  for (let m = 0; m < M; m++) {
+    for (let k = 0; k < K; k++) w[m * K + k] = table[16 * Math.floor(m / c.groupSize) + clusteredIndexRef(c.indices, m * rowBytes, 4, k)];
+  }
+  const xq = new Float32Array(N * K);
+  for (let n = 0; n < N; n++) {
+    for (let s0 = 0; s0 < K; s0 += 128) {
+      for (let g = 0; g < 4; g++) {
+        const members: number[] = [];
+        for (let t = 0; t < 128; t++) if (((t & 15) >> 2) === g && s0 + t < K) members.push(s0 + t);
+        let amax = 0;
+        for (const k of members) amax = Math.max(amax, Math.abs(x[n * K + k]));
+        const d = Math.fround(amax / 127);
+        for (const k of members) xq[n * K + k] = int8CodeRef(x[n * K + k], d) * d;
+      }
+    }
+  }
+  return { x: xq, w };
+}

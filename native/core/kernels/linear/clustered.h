@@ -17,6 +17,18 @@ void linear_clustered_avx512(const float* x, size_t ldx, const ClusteredWeights&
                              const float* bias, float* y, size_t ldy, size_t n0, size_t n1,
                              size_t m0, size_t m1);
 
+// int8 activations (clustered.h; bits 4, dim 1): see ClusteredI8LinearKernel.
+void linear_clustered_i8_ref(const ClusteredActStep* x, const ClusteredWeights& w,
+                             const ClusteredI8Books& books, size_t K, const float* bias, float* y,
+                             size_t ldy, size_t n0, size_t n1, size_t m0, size_t m1);
+void linear_clustered_i8_avx2(const ClusteredActStep* x, const ClusteredWeights& w,
+                              const ClusteredI8Books& books, size_t K, const float* bias, float* y,
+                              size_t ldy, size_t n0, size_t n1, size_t m0, size_t m1);
+void linear_clustered_i8_avx512vnni(const ClusteredActStep* x, const ClusteredWeights& w,
+                                    const ClusteredI8Books& books, size_t K, const float* bias,
+                                    float* y, size_t ldy, size_t n0, size_t n1, size_t m0,
+                                    size_t m1);
+
 // Row m of w decoded to f32 (the scalar rule every kernel matches).
 void clustered_decode_row_ref(const ClusteredWeights& w, size_t K, size_t m, float* out);
 

@@ -1,6 +1,7 @@
 // Scalar reference for clustered weights: decode a row to f32 (codebook
 // lookup of each packed index), then the dense reference dot product.
 #include <algorithm>
+#include <cmath>
 #include <type_traits>
 #include <vector>
 
@@ -46,6 +47,41 @@ void linear_clustered_ref(const float* x, size_t ldx, const ClusteredWeights& w,
   for (size_t m = m0; m < m1; ++m) {
     clustered_decode_row_ref(w, K, m, row.data());
     linear_rows_ref(x, ldx, K, bias, y, ldy, n0, n1, row.data(), m);
+  }
+}
+
+}  // namespace sparq
+
+namespace sparq {
+
+// Per group of 32: the exact integer dot product of activation and entry
+// codes, scaled by the group's activation scale; the book's scale once per
+// output.
+void linear_clustered_i8_ref(const ClusteredActStep* x, const ClusteredWeights& w,
+                             const ClusteredI8Books& books, size_t K, const float* bias, float* y,
+                             size_t ldy, size_t n0, size_t n1, size_t m0, size_t m1) {
+  const size_t steps = clustered_i8_steps(K), row_bytes = clustered_row_bytes(K, w.dim, w.bits);
+  for (size_t m = m0; m < m1; ++m) {
+    const size_t book = m / w.rows_per_book;
+    const uint8_t* table = books.tables + 16 * book;
+    const uint8_t* codes = w.indices + m * row_bytes;
+    for (size_t n = n0; n < n1; ++n) {
+      float acc = 0;
+      for (size_t t = 0; t < steps; ++t) {
+        const ClusteredActStep& a = x[n * steps + t];
+        const uint8_t* c = codes + 64 * t;
+        for (size_t g = 0; g < 4; ++g) {
+          int32_t dot = 0;
+          for (size_t p = 16 * g; p < 16 * g + 16; ++p) {  // bytes 4 l + h of lanes l = 4 g .. 4 g + 3
+            dot += (static_cast<int32_t>(table[c[p] & 0xF]) - 128) * a.q[p];
+            dot += (static_cast<int32_t>(table[c[p] >> 4]) - 128) * a.q[64 + p];
+          }
+          acc = std::fmaf(a.scale[4 * g], static_cast<float>(dot), acc);
+        }
+      }
+      const float r = books.scales[book] * acc;
+      y[n * ldy + m] = bias != nullptr ? r + bias[m] : r;
+    }
   }
 }
 

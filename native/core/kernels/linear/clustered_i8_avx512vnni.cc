@@ -1,0 +1,100 @@
+// AVX-512 VNNI linear on 4-bit clustered weights with int8 activations
+// (clustered.h). A step is one 64-byte load of a row's 4-bit plane (128
+// weights): two ANDs and a shift split the nibbles, two VPSHUFBs look the
+// entries' int8 codes (plus 128, as unsigned bytes) up in the row's book,
+// held in every 128-bit lane of one register, and two VPDPBUSDs multiply them
+// with the activation codes (ClusteredActStep's layout matches the plane),
+// started from the lanes' -128 * activation sums. Then one FMA of the lanes,
+// converted to float, by their groups' activation scales. The book's scale
+// multiplies each reduced output.
+//
+// Every output runs the same instruction sequence whatever the tile shape, N
+// or thread split, so results are bit-identical across them.
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "../../target.h"
+#include "clustered.h"
+#include "tile_store.h"
+#include "tiles_avx512.h"
+
+namespace sparq {
+namespace {
+
+// N = 1 tiles also prefetch into L2 the line that the row this many rows
+// below reads at the same step (the next tile), as the quantized kernel does
+// (quant_i8_avx512vnni.cc).
+constexpr size_t kPrefetchRows = 8;
+
+template <int MR, int NR>
+SPARQ_TARGET_AVX512VNNI void tile(const ClusteredActStep* x, const ClusteredWeights& w,
+                                  const ClusteredI8Books& books, size_t steps, size_t row_bytes,
+                                  const float* bias, float* y, size_t ldy, size_t n, size_t m,
+                                  size_t m1) {
+  const uint8_t* rows[MR];
+  __m512i table[MR];
+  float scale[MR];
+  for (int i = 0; i < MR; ++i) {
+    const size_t r = std::min(m + i, m1 - 1), book = r / w.rows_per_book;
+    rows[i] = w.indices + r * row_bytes;
+    table[i] = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(books.tables + 16 * book)));
+    scale[i] = books.scales[book];
+  }
+  const ClusteredActStep* act[NR];
+  for (int j = 0; j < NR; ++j) act[j] = x + (n + j) * steps;
+  __m512 acc[MR][NR];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_setzero_ps();
+  const __m512i nib = _mm512_set1_epi8(0x0F);
+  for (size_t t = 0; t < steps; ++t) {
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      const uint8_t* p = rows[i] + 64 * t;
+      if (NR == 1) _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchRows * row_bytes), _MM_HINT_T1);
+      const __m512i b = _mm512_loadu_si512(p);
+      const __m512i lo = _mm512_shuffle_epi8(table[i], _mm512_and_si512(b, nib));
+      const __m512i hi = _mm512_shuffle_epi8(table[i], _mm512_and_si512(_mm512_srli_epi16(b, 4), nib));
+#pragma GCC unroll 8
+      for (int j = 0; j < NR; ++j) {
+        const ClusteredActStep& a = act[j][t];
+        __m512i dot = _mm512_dpbusd_epi32(_mm512_load_si512(a.neg_sum), lo, _mm512_load_si512(a.q));
+        dot = _mm512_dpbusd_epi32(dot, hi, _mm512_load_si512(a.q + 64));
+        acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_load_ps(a.scale), acc[i][j]);
+      }
+    }
+  }
+  float out[MR * NR];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; ++j) out[i * NR + j] = scale[i] * avx512::reduce_add(acc[i][j]);
+  store_tile(out, NR, std::min<size_t>(MR, m1 - m), bias, y, ldy, n, m);
+}
+
+}  // namespace
+
+SPARQ_TARGET_AVX512VNNI void linear_clustered_i8_avx512vnni(const ClusteredActStep* x, const ClusteredWeights& w,
+                                                            const ClusteredI8Books& books, size_t K,
+                                                            const float* bias, float* y, size_t ldy, size_t n0,
+                                                            size_t n1, size_t m0, size_t m1) {
+  const size_t steps = clustered_i8_steps(K), row_bytes = clustered_row_bytes(K, w.dim, w.bits);
+  if (n1 - n0 == 1) {
+    for (size_t m = m0; m < m1; m += 8) tile<8, 1>(x, w, books, steps, row_bytes, bias, y, ldy, n0, m, m1);
+    return;
+  }
+  for (size_t m = m0; m < m1; m += 4) {
+    for (size_t n = n0; n < n1;) {
+      switch (std::min<size_t>(4, n1 - n)) {
+        case 4: tile<4, 4>(x, w, books, steps, row_bytes, bias, y, ldy, n, m, m1); n += 4; break;
+        case 3: tile<4, 3>(x, w, books, steps, row_bytes, bias, y, ldy, n, m, m1); n += 3; break;
+        case 2: tile<4, 2>(x, w, books, steps, row_bytes, bias, y, ldy, n, m, m1); n += 2; break;
+        default: tile<4, 1>(x, w, books, steps, row_bytes, bias, y, ldy, n, m, m1); n += 1; break;
+      }
+    }
+  }
+}
+
+}  // namespace sparq

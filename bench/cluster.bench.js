@@ -4,7 +4,8 @@
 // and the ml-kmeans npm package on a subsample (time scaled linearly to the
 // full size), and vector k-means (points x 8 into 256 centroids, 10
 // iterations). (b) `linear` on per-row clustered weights (2, 3, 4-bit, float16
-// codebooks) side by side with dense float32 and int4 (g32) weights, cold
+// codebooks; 4-bit also with int8 activations) side by side with dense float32
+// and int4 (g32, float32 and int8 activations) weights, cold
 // (rotating over weight copies totalling well over the L3 cache) and hot. Also
 // a quality row: per-row 4-bit clustering against int4 symmetric absmax at equal
 // bits per weight. Writes bench/results/cluster.md.
@@ -147,7 +148,9 @@ function linearBench(probe) {
   log(`## (b) linear on clustered weights\n`);
   log(`Per-row clustered weights (f16 codebooks) next to dense f32, int4 (symmetric, g32, f16 scales) and Deep Compression ` +
     `(pruned to 80%, stored values clustered to 4 bits per row: 'lut4' sparse values), each measured in turn ` +
-    `in the same run; cold: each call uses the next of >= ${COLD_MB} MB of weight copies; hot: the same weights. Medians, ms.\n`);
+    `in the same run; cold: each call uses the next of >= ${COLD_MB} MB of weight copies; hot: the same weights. Medians, ms. ` +
+    `4-bit and int4 g32 also run with int8 activations (linear's \`activations: 'int8'\`, on the same weight copies); ` +
+    `'rel. RMSE 4-bit int8-act' is that output's relative RMSE against the exact products with the decoded weights.\n`);
   const rows = [];
   for (const [M, K] of SHAPES) {
     const w = Tensor.from(gaussian(M * K, 3), [M, K]).clone(); // aligned, like the compressed tensors
@@ -172,25 +175,35 @@ function linearBench(probe) {
       const copy = () => wt.clone();
       sets[name] = { bytes, cold: copies(bytes, (i) => (i === 0 ? wt : copy())) };
     }
+    // int8 activations: the same weight copies, another linear option.
+    const int8 = { activations: 'int8' };
+    contenders.push(['int4-g32-i8', null, int8, 'int4-g32'], ['clustered-4b-i8', null, int8, 'clustered-4b']);
+    sets['int4-g32-i8'] = sets['int4-g32'];
+    sets['clustered-4b-i8'] = sets['clustered-4b'];
     for (const N of NS) {
       const x = Tensor.from(fillUniform(new Float32Array(N * K), rng(N)), [N, K]);
       // correctness: clustered linear vs dense linear on its own decoded weights
       const c4 = sets['clustered-4b'].cold[0];
-      const err = relError(linear(x, c4).data, jsLinear(x.data, c4.toDense().data, N, K, M));
+      const ref = jsLinear(x.data, c4.toDense().data, N, K, M);
+      const err = relError(linear(x, c4).data, ref);
+      const errI8 = relativeError(Tensor.from(ref, [N, M]), linear(x, c4, undefined, int8));
       for (const cache of ['cold', 'hot']) {
         const r = { shape: `${M}x${K}`, N: String(N), cache };
         const times = {};
-        for (const [name] of contenders) {
+        for (const [name, , options] of contenders) {
           const next = rotation(sets[name].cold, cache === 'hot');
-          const s = summarize(sampleIt(name, () => linear(x, next()), { maxTime: MAX_TIME, minSamples: 5 }));
+          const s = summarize(sampleIt(name, () => linear(x, next(), undefined, options), { maxTime: MAX_TIME, minSamples: 5 }));
           times[name] = s.median;
           r[name] = fmt(s.median, 3);
           r[`${name}-gbs`] = fmt(sets[name].bytes / s.median / 1e6, 1);
         }
         for (const bits of [4, 3, 2]) r[`x${bits}`] = fmt(times.f32 / times[`clustered-${bits}b`], 2) + 'x';
         r.xi4 = fmt(times['int4-g32'] / times['clustered-4b'], 2) + 'x';
+        r.x4i8 = fmt(times.f32 / times['clustered-4b-i8'], 2) + 'x';
+        r.xi4i8 = fmt(times['int4-g32-i8'] / times['clustered-4b-i8'], 2) + 'x';
         r.xdc = fmt(times.f32 / times['sparse-c4'], 2) + 'x';
         r.err = err.toExponential(1);
+        r.errI8 = errI8.toExponential(1);
         rows.push(r);
         console.log(JSON.stringify(r)); // progress
       }
@@ -203,8 +216,10 @@ function linearBench(probe) {
     { key: 'clustered-4b', title: '4-bit ms' }, { key: 'clustered-3b', title: '3-bit ms' }, { key: 'clustered-2b', title: '2-bit ms' },
     { key: 'clustered-4b-gbs', title: '4-bit GB/s' },
     { key: 'x4', title: '4-bit vs f32' }, { key: 'x3', title: '3-bit vs f32' }, { key: 'x2', title: '2-bit vs f32' }, { key: 'xi4', title: '4-bit vs int4' },
+    { key: 'clustered-4b-i8', title: '4-bit int8-act ms' }, { key: 'x4i8', title: '4-bit int8-act vs f32' },
+    { key: 'int4-g32-i8', title: 'int4 g32 int8-act ms' }, { key: 'xi4i8', title: '4-bit vs int4, both int8-act' },
     { key: 'sparse-c4', title: '80% + 4-bit ms' }, { key: 'xdc', title: '80% + 4-bit vs f32' },
-    { key: 'err', title: 'max rel. err 4-bit' },
+    { key: 'err', title: 'max rel. err 4-bit' }, { key: 'errI8', title: 'rel. RMSE 4-bit int8-act' },
   ], rows).forEach((l) => log(l));
   log(`\nStreaming-read bandwidth measured after the runs: ${fmt(bw, 1)} GB/s (2 threads).`);
 }

@@ -22,9 +22,11 @@
 namespace sparq {
 namespace {
 
-// N = 1 tiles also prefetch into L2 the line that the row this many rows
-// below reads at the same step (the next tile), as the quantized kernel does
-// (quant_i8_avx512vnni.cc).
+// Each step also prefetches into L2 the line that the row this many rows
+// below reads at the same step (the next tile at N = 1, two tiles ahead
+// otherwise), as the quantized kernel does (quant_i8_avx512vnni.cc). At N = 8
+// from DRAM 1.12x against N = 1 tiles only (node bench/ab.js --weights
+// clustered4 --activations int8 --n 8 --cache cold); N = 32 and hot unchanged.
 constexpr size_t kPrefetchRows = 8;
 
 template <int MR, int NR>
@@ -53,7 +55,7 @@ SPARQ_TARGET_AVX512VNNI void tile(const ClusteredActStep* x, const ClusteredWeig
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
       const uint8_t* p = rows[i] + 64 * t;
-      if (NR == 1) _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchRows * row_bytes), _MM_HINT_T1);
+      _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchRows * row_bytes), _MM_HINT_T1);
       const __m512i b = _mm512_loadu_si512(p);
       const __m512i lo = _mm512_shuffle_epi8(table[i], _mm512_and_si512(b, nib));
       const __m512i hi = _mm512_shuffle_epi8(table[i], _mm512_and_si512(_mm512_srli_epi16(b, 4), nib));

@@ -6,6 +6,7 @@ import type { ClusterOptions } from '../lib/index.js';
 import {
   absmaxBaseline, clusteredInt8Ref, decodeClusteredRef, f16ToF32Ref, f32ToF16Ref, firstMismatch, inertiaRef, kmeans1dBrute, kmeans1dDivideConquer, linearRef, randomArray, rng, syntheticWeights,
 } from './reference/index.js';
+import { hasSilero, sileroTensors } from './reference/silero.js';
 
 /** |a - b| within a tolerance relative to the problem's magnitude (Σ w x²). */
 function closeCost(got: number, want: number, scale: number) {
@@ -486,6 +487,20 @@ describe("linear on 4-bit clustered weights with activations: 'int8' (integer do
       expect(err).toBeLessThan(bound);
     }
     console.info(`4-bit clustered, int8 activations vs float32 activations, relative RMSE of y (uniform random x):\n${lines.join('\n')}`);
+  });
+
+  it.skipIf(!hasSilero)('adds little to the clustering error on real weights (silero_vad_v5, when present)', () => {
+    const lines: string[] = [];
+    for (const { name, data, M, K } of sileroTensors()) {
+      const w = Tensor.from(data, [M, K]);
+      const c = cluster(w, { bits: 4 });
+      const x = Tensor.from(randomArray(8 * K, 9), [8, K]);
+      const exact = linear(x, w);
+      const viaFloat = relativeError(exact, linear(x, c)), viaInt8 = relativeError(exact, linear(x, c, null, int8));
+      lines.push(`${name} ${M}x${K}: float32 activations ${viaFloat.toFixed(4)}, int8 ${viaInt8.toFixed(4)}`);
+      expect(viaInt8, name).toBeLessThan(1.25 * viaFloat);
+    }
+    console.info(`4-bit per-row clustered linear on silero_vad_v5, relative RMSE of y against the unclustered weights:\n${lines.join('\n')}`);
   });
 });
 

@@ -1,10 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { getNumThreads, linear, linearAsync, quantize, QuantizedTensor, relativeError, setNumThreads, sqnr, Tensor } from '../lib/index.js';
 import type { QuantizeOptions } from '../lib/index.js';
 import {
   absmaxBaseline, dequantizeRef, firstMismatch, fitAsymmetricRef, fitNf4Ref, fitSymmetricRef, int8ActivationsRef, linearRef, randomArray, rng, syntheticWeights,
 } from './reference/index.js';
+import { hasSilero, sileroTensors } from './reference/silero.js';
 
 const SETTINGS: QuantizeOptions[] = [
   { bits: 8 }, { bits: 8, groupSize: 32 }, { bits: 8, scheme: 'asymmetric' }, { bits: 8, scheme: 'asymmetric', groupSize: 16, scaleType: 'float32' },
@@ -254,25 +254,9 @@ describe('quantize bad input', () => {
 });
 
 // Real trained weights with heavy tails, when ../shared/data is present.
-const SILERO = new URL('../../shared/data/silero_vad_v5.safetensors', import.meta.url);
-
-describe.skipIf(!existsSync(SILERO))('quantization error on real weights (silero_vad_v5)', () => {
-  /** The 2-D-able float tensors of the file, read with a minimal safetensors parser. */
-  function tensors(): { name: string; data: Float32Array; M: number; K: number }[] {
-    const buf = readFileSync(SILERO);
-    const n = Number(buf.readBigUInt64LE(0));
-    const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
-    const out = [];
-    for (const [name, t] of Object.entries(header)) {
-      if (name === '__metadata__' || t.dtype !== 'F32' || t.shape.length < 2) continue;
-      const [a, b] = t.data_offsets;
-      const bytes = buf.subarray(8 + n + a, 8 + n + b);
-      const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-      const M = t.shape[0], K = data.length / M;
-      if (K % 32 === 0) out.push({ name, data, M, K });
-    }
-    return out;
-  }
+describe.skipIf(!hasSilero)('quantization error on real weights (silero_vad_v5)', () => {
+  /** The tensors whose K is a multiple of 32. */
+  const tensors = () => sileroTensors().filter((t) => t.K % 32 === 0);
 
   it('4-bit with search beats absmax at every group size; int8 errors are far below 4-bit', () => {
     const list = tensors();

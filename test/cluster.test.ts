@@ -440,6 +440,34 @@ describe("linear on 4-bit clustered weights with activations: 'int8' (integer do
     });
   }
 
+  it('rounds activation ties to even and lays the codes out exactly (integer inputs, exact outputs)', () => {
+    // Codebooks with max |entry| 127 (scale 1) and activation groups with max |x| 254 (scale 2): every
+    // odd activation is a tie, and every product and sum is an exact integer in float32.
+    const M = 3, K = 300, steps = Math.ceil(K / 128);
+    const next = rng(77);
+    const codebook = new Float32Array(M * 16);
+    for (let i = 0; i < codebook.length; i++) codebook[i] = i % 16 === 0 ? 127 : Math.floor(next() * 255) - 127;
+    const indices = new Uint8Array(M * steps * 64);
+    for (let i = 0; i < indices.length; i++) indices[i] = Math.floor(next() * 256);
+    const c = new ClusteredTensor({ shape: [M, K], bits: 4, dim: 1, granularity: 'row', groupSize: 1, codebookType: 'float32', codebook, indices });
+    const N = 2;
+    const x = new Float32Array(N * K);
+    for (let i = 0; i < x.length; i++) x[i] = Math.floor(next() * 507) - 253;
+    for (let n = 0; n < N; n++)
+      for (let s0 = 0; s0 < K; s0 += 128) for (let g = 0; g < 4; g++) if (s0 + 4 * g < K) x[n * K + s0 + 4 * g] = g % 2 ? 254 : -254;
+    const y = linear(Tensor.from(x, [N, K]), c, null, int8).data;
+    const rne = (v: number) => { const r = Math.round(v); return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r; };
+    const w = decodeClusteredRef(c);
+    for (let n = 0; n < N; n++)
+      for (let m = 0; m < M; m++) {
+        let want = 0;
+        // Group g's smallest index in a step is 4g (set to ±254 above), so every group with a member
+        // below K has scale 2, the tail step's included.
+        for (let k = 0; k < K; k++) want += rne(x[n * K + k] / 2) * 2 * w[m * K + k];
+        expect(y[n * M + m], `y[${n}, ${m}]`).toBe(want);
+      }
+  });
+
   it('handles all-zero codebooks and activations, huge activations and outliers', () => {
     const M = 6, K = 256;
     const c = cluster(Tensor.from(randomArray(M * K, 3), [M, K]), { bits: 4, codebookType: 'float32' });

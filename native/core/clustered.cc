@@ -87,43 +87,6 @@ void clustered_i8_books(const ClusteredWeights& w, size_t books, uint8_t* tables
   }
 }
 
-void clustered_i8_pack(const float* x, size_t N, size_t K, std::vector<ClusteredActStep>& out) {
-  const size_t steps = clustered_i8_steps(K);
-  out.resize(N * steps);
-  const auto pack_row = [&](size_t n) {
-    for (size_t t = 0; t < steps; ++t) {
-      ClusteredActStep& a = out[n * steps + t];
-      for (size_t g = 0; g < 4; ++g) {
-        // The group's 32 members: position p = 64 u + 4 l + h of a.q holds index 32 h + 16 u + l.
-        float v[32];
-        size_t pos[32];
-        float amax = 0;
-        for (size_t u = 0, i = 0; u < 2; ++u)
-          for (size_t l = 4 * g; l < 4 * g + 4; ++l)
-            for (size_t h = 0; h < 4; ++h, ++i) {
-              const size_t k = 128 * t + 32 * h + 16 * u + l;
-              v[i] = k < K ? x[n * K + k] : 0.0f;
-              pos[i] = 64 * u + 4 * l + h;
-              amax = std::max(amax, std::fabs(v[i]));
-            }
-        const float d = amax / 127.0f;
-        for (size_t i = 0; i < 32; ++i) {
-          const float q = d == 0 ? 0.0f : std::nearbyint(v[i] / d);
-          a.q[pos[i]] = static_cast<int8_t>(static_cast<int>(std::min(127.0f, std::max(-127.0f, q))));
-        }
-        for (size_t l = 4 * g; l < 4 * g + 4; ++l) {
-          int32_t sum = 0;
-          for (size_t h = 0; h < 4; ++h) sum += a.q[4 * l + h] + a.q[64 + 4 * l + h];
-          a.neg_sum[l] = -128 * sum;
-          a.scale[l] = d;
-        }
-      }
-    }
-  };
-  if (N == 1) pack_row(0);
-  else parallel_for(N, pack_row);
-}
-
 namespace {
 
 float round_to(ScaleType t, double v) {

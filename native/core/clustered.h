@@ -30,7 +30,6 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#include <vector>
 
 #include "kmeans.h"
 #include "quant.h"
@@ -137,8 +136,6 @@ struct alignas(64) ClusteredActStep {
   float scale[16];
 };
 
-// Quantizes x [N, K] (finite) by the rule above into out [N, steps].
-void clustered_i8_pack(const float* x, size_t N, size_t K, std::vector<ClusteredActStep>& out);
 inline size_t clustered_i8_steps(size_t K) { return (K + 127) / 128; }
 
 // As linear_clustered with int8 activations (clustered_i8_supported(w)).

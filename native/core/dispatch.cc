@@ -21,6 +21,7 @@ const KernelTable kScalarKernels = {
     {linear_sparse_ref, linear_sparse_ref, linear_sparse_ref},
     nullptr,
     linear_clustered_ref,
+    clustered_i8_pack_row_ref,
     linear_clustered_i8_ref,
     kmeans_assign_ref,
     f32_to_f16_ref, f16_to_f32_ref, f32_to_bf16_ref, bf16_to_f32_ref,
@@ -36,6 +37,7 @@ const KernelTable kAvx2Kernels = {
     {linear_bitmap_avx2, linear_csr_avx2, linear_nm_avx2},
     nullptr,
     linear_clustered_avx2,
+    clustered_i8_pack_row_avx2,
     linear_clustered_i8_avx2,
     kmeans_assign_avx2,
     f32_to_f16_avx2, f16_to_f32_avx2, f32_to_bf16_avx2, bf16_to_f32_avx2,
@@ -51,7 +53,8 @@ const KernelTable kAvx512Kernels = {
     {linear_bitmap_avx512, linear_csr_avx512, linear_nm_avx512},
     linear_pack_xt_avx512,
     linear_clustered_avx512,
-    linear_clustered_i8_avx2,  // replaced by the VNNI kernel when the CPU has VNNI (select())
+    clustered_i8_pack_row_avx2,  // these two are replaced by the VNNI pair when the CPU has VNNI (select())
+    linear_clustered_i8_avx2,
     kmeans_assign_avx512,
     f32_to_f16_avx512, f16_to_f32_avx512, f32_to_bf16_avx512, bf16_to_f32_avx512,
 };
@@ -91,6 +94,7 @@ void select(const char* requested) {
   if (isa == Isa::kAvx512 && cpu_features().avx512_vnni) {
     g_selected.linear_quant_i8_pack = linear_quant_i8_pack_avx512vnni;
     g_selected.linear_quant_i8 = linear_quant_i8_avx512vnni;
+    g_selected.linear_clustered_i8_pack = clustered_i8_pack_row_avx512vnni;
     g_selected.linear_clustered_i8 = linear_clustered_i8_avx512vnni;
   }
   g_active = &g_selected;

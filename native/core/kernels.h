@@ -35,9 +35,13 @@ using ClusteredLinearKernel = void (*)(const float* x, size_t ldx, const Cluster
                                        size_t K, const float* bias, float* y, size_t ldy,
                                        size_t n0, size_t n1, size_t m0, size_t m1);
 
+// Quantizes one activation row x [K] (finite) to int8 by clustered.h's rule,
+// exactly, into out [clustered_i8_steps(K)].
+using ClusteredI8PackKernel = void (*)(const float* x, size_t K, ClusteredActStep* out);
+
 // As ClusteredLinearKernel with int8 activations (clustered.h): x holds the
-// activation rows packed by clustered_i8_pack (clustered_i8_steps(K) steps a
-// row), books the int8 codebooks from book 0.
+// activation rows packed by linear_clustered_i8_pack (clustered_i8_steps(K)
+// steps a row), books the int8 codebooks from book 0.
 using ClusteredI8LinearKernel = void (*)(const ClusteredActStep* x, const ClusteredWeights& w,
                                          const ClusteredI8Books& books, size_t K, const float* bias,
                                          float* y, size_t ldy, size_t n0, size_t n1, size_t m0,
@@ -97,6 +101,7 @@ struct KernelTable {
   SparseLinearKernel linear_sparse[3];
   PackActivations linear_pack_xt;
   ClusteredLinearKernel linear_clustered;  // reads activations packed like linear_dense
+  ClusteredI8PackKernel linear_clustered_i8_pack;
   ClusteredI8LinearKernel linear_clustered_i8;
   KmeansAssignKernel kmeans_assign;
   F32ToHalfKernel f32_to_f16;

@@ -174,8 +174,11 @@ void linear_clustered(const float* x, size_t N, size_t K, const ClusteredWeights
 void linear_clustered_i8(const float* x, size_t N, size_t K, const ClusteredWeights& w,
                          const ClusteredI8Books& books, size_t M, const float* bias, float* y) {
   if (N == 0 || M == 0) return;
-  std::vector<ClusteredActStep> xa;
-  clustered_i8_pack(x, N, K, xa);
+  const size_t steps = clustered_i8_steps(K);
+  std::vector<ClusteredActStep> xa(N * steps);
+  const ClusteredI8PackKernel pack = kernels().linear_clustered_i8_pack;
+  if (N == 1) pack(x, K, xa.data());
+  else parallel_for(N, [&](size_t n) { pack(x + n * K, K, xa.data() + n * steps); });
   const ClusteredI8LinearKernel kernel = kernels().linear_clustered_i8;
   drive(x, N, K, M, clustered_row_bytes(K, w.dim, w.bits), nullptr, 0, [&](const float*, const float*, size_t n0, size_t n1, size_t m0, size_t m1) {
     kernel(xa.data(), w, books, K, bias, y, M, n0, n1, m0, m1);

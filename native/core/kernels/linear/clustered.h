@@ -17,7 +17,11 @@ void linear_clustered_avx512(const float* x, size_t ldx, const ClusteredWeights&
                              const float* bias, float* y, size_t ldy, size_t n0, size_t n1,
                              size_t m0, size_t m1);
 
-// int8 activations (clustered.h; bits 4, dim 1): see ClusteredI8LinearKernel.
+// int8 activations (clustered.h; bits 4, dim 1): see ClusteredI8PackKernel
+// and ClusteredI8LinearKernel.
+void clustered_i8_pack_row_ref(const float* x, size_t K, ClusteredActStep* out);
+void clustered_i8_pack_row_avx2(const float* x, size_t K, ClusteredActStep* out);
+void clustered_i8_pack_row_avx512vnni(const float* x, size_t K, ClusteredActStep* out);
 void linear_clustered_i8_ref(const ClusteredActStep* x, const ClusteredWeights& w,
                              const ClusteredI8Books& books, size_t K, const float* bias, float* y,
                              size_t ldy, size_t n0, size_t n1, size_t m0, size_t m1);

@@ -9,6 +9,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "../../target.h"
 #include "clustered.h"
@@ -63,6 +64,47 @@ SPARQ_TARGET_AVX2 void tile(const ClusteredActStep* x, const ClusteredWeights& w
 }
 
 }  // namespace
+
+// Codes in index order first (lanes of 16 consecutive indices, 128-bit lane
+// of each half a group), then moved to ClusteredActStep's byte layout.
+SPARQ_TARGET_AVX2 void clustered_i8_pack_row_avx2(const float* x, size_t K, ClusteredActStep* out) {
+  const __m256 sign = _mm256_set1_ps(-0.0f), zero = _mm256_setzero_ps();
+  const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
+  for (size_t t = 0; t < clustered_i8_steps(K); ++t) {
+    ClusteredActStep& a = out[t];
+    const size_t k0 = 128 * t, n = std::min<size_t>(128, K - k0);
+    alignas(32) float v[128];
+    std::memcpy(v, x + k0, n * sizeof(float));
+    std::memset(v + n, 0, (128 - n) * sizeof(float));
+    __m256 m[2] = {zero, zero};
+    for (int r = 0; r < 8; ++r)
+      for (int half = 0; half < 2; ++half) m[half] = _mm256_max_ps(m[half], _mm256_andnot_ps(sign, _mm256_load_ps(v + 16 * r + 8 * half)));
+    __m256 d[2];
+    __m256i nonzero[2], sum[2];
+    for (int half = 0; half < 2; ++half) {
+      m[half] = _mm256_max_ps(m[half], _mm256_permute_ps(m[half], _MM_SHUFFLE(2, 3, 0, 1)));
+      m[half] = _mm256_max_ps(m[half], _mm256_permute_ps(m[half], _MM_SHUFFLE(1, 0, 3, 2)));
+      d[half] = _mm256_div_ps(m[half], _mm256_set1_ps(127.0f));
+      nonzero[half] = _mm256_castps_si256(_mm256_cmp_ps(d[half], zero, _CMP_NEQ_OQ));
+      _mm256_store_ps(a.scale + 8 * half, d[half]);
+      sum[half] = _mm256_setzero_si256();
+    }
+    alignas(32) int32_t q[128];
+    for (int r = 0; r < 8; ++r)
+      for (int half = 0; half < 2; ++half) {
+        const __m256 ratio = _mm256_round_ps(_mm256_div_ps(_mm256_load_ps(v + 16 * r + 8 * half), d[half]),
+                                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        __m256i c = _mm256_and_si256(_mm256_cvttps_epi32(ratio), nonzero[half]);
+        c = _mm256_min_epi32(_mm256_max_epi32(c, lo), hi);
+        sum[half] = _mm256_add_epi32(sum[half], c);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(q + 16 * r + 8 * half), c);
+      }
+    for (int half = 0; half < 2; ++half)
+      _mm256_store_si256(reinterpret_cast<__m256i*>(a.neg_sum + 8 * half), _mm256_mullo_epi32(sum[half], _mm256_set1_epi32(-128)));
+    for (int r = 0; r < 8; ++r)  // index 16 r + l, r = 2 h + u: byte 64 u + 4 l + h
+      for (int l = 0; l < 16; ++l) a.q[64 * (r & 1) + 4 * l + (r >> 1)] = static_cast<int8_t>(q[16 * r + l]);
+  }
+}
 
 SPARQ_TARGET_AVX2 void linear_clustered_i8_avx2(const ClusteredActStep* x, const ClusteredWeights& w,
                                                 const ClusteredI8Books& books, size_t K, const float* bias,

@@ -78,6 +78,50 @@ SPARQ_TARGET_AVX512VNNI void tile(const ClusteredActStep* x, const ClusteredWeig
 
 }  // namespace
 
+// Rows r = 2 h + u of a step (indices 16 r + l in lane l): 128-bit lane g of
+// a register is group g, so the group maxima are two in-lane shuffles away.
+// The codes of rows 2 h (u = 0) go to bytes 4 l + h, of rows 2 h + 1 to
+// 64 + 4 l + h: a byte and a word interleave of four 16-byte rows.
+SPARQ_TARGET_AVX512VNNI void clustered_i8_pack_row_avx512vnni(const float* x, size_t K, ClusteredActStep* out) {
+  const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+  constexpr int kNearest = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+  for (size_t t = 0; t < clustered_i8_steps(K); ++t) {
+    ClusteredActStep& a = out[t];
+    const size_t k0 = 128 * t;
+    __m512 v[8];
+    __m512 amax = _mm512_setzero_ps();
+    for (int r = 0; r < 8; ++r) {
+      const size_t k = k0 + 16 * r, left = k < K ? K - k : 0;
+      const __mmask16 in = left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1u);
+      v[r] = _mm512_maskz_loadu_ps(in, x + std::min(k, K));
+      amax = _mm512_max_ps(amax, _mm512_abs_ps(v[r]));
+    }
+    amax = _mm512_max_ps(amax, _mm512_permute_ps(amax, _MM_SHUFFLE(2, 3, 0, 1)));
+    amax = _mm512_max_ps(amax, _mm512_permute_ps(amax, _MM_SHUFFLE(1, 0, 3, 2)));
+    const __m512 d = _mm512_div_ps(amax, _mm512_set1_ps(127.0f));
+    const __mmask16 nonzero = _mm512_cmp_ps_mask(d, _mm512_setzero_ps(), _CMP_NEQ_OQ);
+    _mm512_store_ps(a.scale, d);
+    __m128i b[8];
+    __m512i sum = _mm512_setzero_si512();
+    for (int r = 0; r < 8; ++r) {
+      __m512i q = _mm512_maskz_cvt_roundps_epi32(nonzero, _mm512_div_ps(v[r], d), kNearest);
+      q = _mm512_min_epi32(_mm512_max_epi32(q, lo), hi);
+      sum = _mm512_add_epi32(sum, q);
+      b[r] = _mm512_cvtepi32_epi8(q);
+    }
+    _mm512_store_si512(a.neg_sum, _mm512_mullo_epi32(sum, _mm512_set1_epi32(-128)));
+    __m128i* dst = reinterpret_cast<__m128i*>(a.q);
+    for (int u = 0; u < 2; ++u) {
+      const __m128i e0 = _mm_unpacklo_epi8(b[u], b[2 + u]), e1 = _mm_unpacklo_epi8(b[4 + u], b[6 + u]);
+      const __m128i f0 = _mm_unpackhi_epi8(b[u], b[2 + u]), f1 = _mm_unpackhi_epi8(b[4 + u], b[6 + u]);
+      _mm_store_si128(dst + 4 * u, _mm_unpacklo_epi16(e0, e1));
+      _mm_store_si128(dst + 4 * u + 1, _mm_unpackhi_epi16(e0, e1));
+      _mm_store_si128(dst + 4 * u + 2, _mm_unpacklo_epi16(f0, f1));
+      _mm_store_si128(dst + 4 * u + 3, _mm_unpackhi_epi16(f0, f1));
+    }
+  }
+}
+
 SPARQ_TARGET_AVX512VNNI void linear_clustered_i8_avx512vnni(const ClusteredActStep* x, const ClusteredWeights& w,
                                                             const ClusteredI8Books& books, size_t K,
                                                             const float* bias, float* y, size_t ldy, size_t n0,

@@ -54,6 +54,38 @@ void linear_clustered_ref(const float* x, size_t ldx, const ClusteredWeights& w,
 
 namespace sparq {
 
+void clustered_i8_pack_row_ref(const float* x, size_t K, ClusteredActStep* out) {
+  for (size_t t = 0; t < clustered_i8_steps(K); ++t) {
+    ClusteredActStep& a = out[t];
+    for (size_t g = 0; g < 4; ++g) {
+      // The group's 32 members: position p = 64 u + 4 l + h of a.q holds index 32 h + 16 u + l.
+      float v[32];
+      size_t pos[32];
+      float amax = 0;
+      for (size_t u = 0, i = 0; u < 2; ++u)
+        for (size_t l = 4 * g; l < 4 * g + 4; ++l)
+          for (size_t h = 0; h < 4; ++h, ++i) {
+            const size_t k = 128 * t + 32 * h + 16 * u + l;
+            v[i] = k < K ? x[k] : 0.0f;
+            pos[i] = 64 * u + 4 * l + h;
+            amax = std::max(amax, std::fabs(v[i]));
+          }
+      const float d = amax / 127.0f;
+      for (size_t i = 0; i < 32; ++i) {
+        // nearbyint rounds half to even in the default rounding mode.
+        const float q = d == 0 ? 0.0f : std::nearbyint(v[i] / d);
+        a.q[pos[i]] = static_cast<int8_t>(static_cast<int>(std::min(127.0f, std::max(-127.0f, q))));
+      }
+      for (size_t l = 4 * g; l < 4 * g + 4; ++l) {
+        int32_t sum = 0;
+        for (size_t h = 0; h < 4; ++h) sum += a.q[4 * l + h] + a.q[64 + 4 * l + h];
+        a.neg_sum[l] = -128 * sum;
+        a.scale[l] = d;
+      }
+    }
+  }
+}
+
 // Per group of 32: the exact integer dot product of activation and entry
 // codes, scaled by the group's activation scale; the book's scale once per
 // output.

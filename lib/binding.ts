@@ -150,6 +150,8 @@ export interface NativeAddon {
   clusteredI8Books(c: NativeClusteredWeights, m: number, k: number, tables: Uint8Array, scales: Float32Array): void;
   dequantizeClustered(c: NativeClusteredWeights, m: number, k: number, out: Float32Array): Float32Array;
   alignmentPadding(buffer: ArrayBuffer): number;
+  /** The index of the first NaN or ±Infinity in x, or -1. */
+  firstNonFinite(x: Float32Array): number;
   matmul(a: Float32Array, b: Float32Array, c: Float32Array, m: number, k: number, n: number, async: false): Float32Array;
   matmul(a: Float32Array, b: Float32Array, c: Float32Array, m: number, k: number, n: number, async: true): Promise<Float32Array>;
 }

@@ -77,9 +77,8 @@ function prepareLinear(x: unknown, w: unknown, bias: unknown, options: unknown):
     run: ((async: boolean) => start(new Float32Array(N * M), async)) as LinearCall['run'],
   });
   const checkFinite = () => {
-    for (let i = 0; i < xd.length; i++) {
-      if (!Number.isFinite(xd[i])) throw rangeError('x', "finite values with activations: 'int8'", received(`${xd[i]} at index ${i}`));
-    }
+    const i = native.firstNonFinite(xd);
+    if (i >= 0) throw rangeError('x', "finite values with activations: 'int8'", received(`${xd[i]} at index ${i}`));
   };
   if (w instanceof SparseTensor) {
     if (activations !== 'float32') throw rangeError('options.activations', "'float32' for sparse weights", activations);

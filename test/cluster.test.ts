@@ -571,6 +571,10 @@ describe('clustering rejects bad input with clear errors', () => {
     const x = new Float32Array(12);
     x[7] = NaN;
     expect(() => linear(Tensor.from(x, [1, 12]), cluster(w, { bits: 4 }), null, { activations: 'int8' })).toThrow(/finite values with activations: 'int8' for x but received NaN at index 7/);
+    const c300 = cluster(Tensor.from(randomArray(4 * 300, 2), [4, 300]), { bits: 4 });
+    const x300 = randomArray(2 * 300, 3);
+    x300[599] = -Infinity;  // past the scan's first blocks, in the second row
+    expect(() => linear(Tensor.from(x300, [2, 300]), c300, null, { activations: 'int8' })).toThrow(/received -Infinity at index 599/);
     expect(() => linear(Tensor.zeros([1, 11]), c)).toThrow(/shape \[\.\.\., 12\]/);
   });
 });

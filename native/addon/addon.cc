@@ -159,6 +159,14 @@ Napi::Value ConvertToHalf(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// firstNonFinite(x: Float32Array): the index of its first NaN or +-Inf, or -1.
+Napi::Value FirstNonFinite(const Napi::CallbackInfo& info) {
+  const size_t n = info[0].IsTypedArray() ? info[0].As<Napi::TypedArray>().ElementLength() : 0;
+  const float* x = typed_data<const float>(info, 0, napi_float32_array, "x", n);
+  const size_t i = sparq::first_non_finite(x, n);
+  return Napi::Number::New(info.Env(), i == n ? -1.0 : static_cast<double>(i));
+}
+
 // convertFromHalf(src: Uint16Array, dst: Float32Array, kind: 0 f16 | 1 bf16)
 Napi::Value ConvertFromHalf(const Napi::CallbackInfo& info) {
   const size_t n = info[0].IsTypedArray() ? info[0].As<Napi::TypedArray>().ElementLength() : 0;
@@ -623,6 +631,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
   exports.Set("convertToHalf", Napi::Function::New(env, ConvertToHalf));
   exports.Set("convertFromHalf", Napi::Function::New(env, ConvertFromHalf));
+  exports.Set("firstNonFinite", Napi::Function::New(env, FirstNonFinite));
   exports.Set("linear", Napi::Function::New(env, Linear));
   exports.Set("matmul", Napi::Function::New(env, Matmul));
   exports.Set("linearQuant", Napi::Function::New(env, LinearQuant));

@@ -1,8 +1,10 @@
 // Times exact 1-D clustering of the clustering benchmark's weights (4096x4096
 // from N(0, 0.02²), bench/cluster.bench.js) in one process: the first call
 // apart (it pays for first touches of fresh memory) and the median of the
-// next calls. --lib times another checkout's build (its dist/index.js), so two
-// builds can be compared run after run on the same data.
+// next calls, and every call's time (on the test VM calls fall into two modes
+// about 40% apart, whichever build runs them). --lib times another checkout's
+// build (its dist/index.js), so two builds can be compared run after run on
+// the same data.
 //
 //   node bench/kmeans-time.js [--lib DIR] [--what cluster|kmeans] [--k 16] [--dtype float32|float16] [--calls 4]
 import { resolve } from 'node:path';
@@ -28,4 +30,4 @@ for (let i = 0; i < calls; i++) {
   times.push(performance.now() - t0);
 }
 console.log(`${what} k=${k} ${dtype} ${SIDE}x${SIDE} (${args.lib ?? 'this checkout'}): first call ${times[0].toFixed(0)} ms, ` +
-  `median of the next ${calls - 1} ${median(times.slice(1)).toFixed(0)} ms`);
+  `median of the next ${calls - 1} ${median(times.slice(1)).toFixed(0)} ms (each: ${times.map((t) => t.toFixed(0)).join(' ')})`);

@@ -54,9 +54,10 @@ void leaf_avx512(const Cols& c, size_t j0, size_t nr, size_t a, size_t b, double
 // up to hi = min(ihi, j0 + nr - 1). Writes the rows' cur / opt; returns b.
 // A window of 16 columns (8 rows' minimisers advance about 4 to 7 columns)
 // leaves fewer single-row extension scans after each batch than 6 did:
-// `node bench/kmeans-time.js` (16.7M distinct float32 values) 1.69-1.74 s
-// against 1.92-1.94 s at k = 16, 0.94-0.99 against 1.02 s at k = 8, the same
-// at k = 4 (interleaved runs).
+// `node bench/kmeans-time.js --calls 7` (16.7M distinct float32 values,
+// k = 16), against the same with --lib on a build with 6 and 4: calls in the
+// VM's fast mode 1.72-1.77 s against 1.92-2.01 s, in its slow mode 2.4-2.7 s
+// against 2.5-2.8 s.
 constexpr size_t kBatchCols = 16, kBatchStep = 8, kBatchSlack = 2;
 inline size_t batch_first_end(size_t a, size_t hi, size_t end) { return std::min(std::max(end, a), hi); }
 size_t batch_ref(const Cols& c, size_t j0, size_t nr, size_t a, size_t ihi, size_t end, double* cur, uint32_t* opt);

@@ -145,7 +145,12 @@ SPARQ_TARGET_AVX2 void run(const float* x, size_t ldx, const ClusteredWeights& w
   p.rows_per_book = w.rows_per_book;
   p.book0 = m0 / w.rows_per_book;
   p.books = clustered_books_f32(w, m0, m1, Format<Bits, Dim>::kStride, scratch);
-  avx2::linear(x, ldx, p, K, bias, y, ldy, n0, n1, m0, m1);
+  // Decoding once pays from N = 4 where a lookup is two permutes and a blend
+  // (16 entries) or a gather, from N = 9 where it is one permute: with
+  // SPARQ_ISA=avx2, node bench/ab.js --weights clustered4 --n 8 / 32 --cache
+  // cold: 1.11x / 2.09x; clustered2: 0.86x at N = 8, 1.13x at N = 32.
+  constexpr size_t kMinRows = Format<Bits, Dim>::kEntries > 8 ? 4 : 9;
+  avx2::linear_decoded_once(x, ldx, p, K, bias, y, ldy, n0, n1, m0, m1, kMinRows);
 }
 
 }  // namespace

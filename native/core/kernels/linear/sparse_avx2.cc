@@ -161,13 +161,19 @@ SPARQ_TARGET_AVX2 void with_values(const SparseWeights& w, F&& f) {
 
 }  // namespace
 
+// From this many activation rows bitmap and N:M rows are expanded once per
+// block of 4 for all of them (avx2::linear_decoded_once). SPARQ_ISA=avx2 node
+// bench/ab.js --weights bitmap --sparsity 0.5 --cache cold: N = 4 0.96x,
+// N = 8 1.18x, N = 32 1.70x; at 80% N = 8 1.23x; bitmap-int4 N = 8 1.56x.
+constexpr size_t kDecodeOnceRows = 8;
+
 SPARQ_TARGET_AVX2 void linear_bitmap_avx2(const float* x, size_t ldx, const float*,
                                           const SparseWeights& w, size_t K, const float* bias,
                                           float* y, size_t ldy, size_t n0, size_t n1, size_t m0,
                                           size_t m1) {
   with_values(w, [&](auto values) {
     const BitmapWeights<decltype(values)> p{&w, bitmap_tiles(K)};
-    avx2::linear(x, ldx, p, K, bias, y, ldy, n0, n1, m0, m1);
+    avx2::linear_decoded_once(x, ldx, p, K, bias, y, ldy, n0, n1, m0, m1, kDecodeOnceRows);
   });
 }
 
@@ -178,7 +184,7 @@ SPARQ_TARGET_AVX2 void linear_nm_avx2(const float* x, size_t ldx, const float*,
   with_values(w, [&](auto values) {
     const NmWeights<decltype(values)> p{&w, nm_code_stride(K, w.n, w.group), K / w.group * w.n,
                                        w.n * nm_index_bits(w.group)};
-    avx2::linear(x, ldx, p, K, bias, y, ldy, n0, n1, m0, m1);
+    avx2::linear_decoded_once(x, ldx, p, K, bias, y, ldy, n0, n1, m0, m1, kDecodeOnceRows);
   });
 }
 

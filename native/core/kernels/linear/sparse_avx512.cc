@@ -146,56 +146,13 @@ struct NmWeights {
   }
 };
 
-// Float32 rows in a scratch buffer: row m at (m - first) * stride.
-struct ScratchRows {
-  using Row = const float*;
-  const float* base;
-  size_t first, stride;
-  Row row(size_t m) const { return base + (m - first) * stride; }
-  SPARQ_TARGET_AVX512 __m512 load(Row r, size_t k) const { return _mm512_loadu_ps(r + k); }
-  SPARQ_TARGET_AVX512 __m512 load(Row r, size_t k, __mmask16 m) const {
-    return _mm512_maskz_loadu_ps(m, r + k);
-  }
-};
-
-// The tile driver on an expanding policy P. With more activation rows than
-// one packed group, each tile of 4 weight rows is expanded once into an L1
-// scratch and every group multiplies that (dense f32), instead of expanding
-// it again per group. The FMAs and their order are the same either way.
-template <typename P>
-SPARQ_TARGET_AVX512 void expand_linear(const float* xp, const P& p, size_t K, const float* bias,
-                                       float* y, size_t ldy, size_t n0, size_t n1, size_t m0,
-                                       size_t m1) {
-  if (n1 - n0 <= avx512::kGroup) {
-    avx512::linear(xp, p, K, bias, y, ldy, n0, n1, m0, m1);
-    return;
-  }
-  const size_t steps = avx512::k_steps(K), stride = steps * kLanes;
-  LargeVector<float> scratch(4 * stride);  // 64-byte aligned: whole lines per store and load
-  for (size_t m = m0; m < m1; m += 4) {
-    const size_t rows = std::min<size_t>(4, m1 - m);
-    for (size_t i = 0; i < rows; ++i) {
-      typename P::Row r = p.row(m + i);
-      float* dst = scratch.data() + i * stride;
-      for (size_t s = 0; s < steps; ++s) {
-        const size_t k = s * kLanes;
-        if ((s & 3) == 0) p.prefetch_below(r, k, 4);
-        const __m512 v = k + kLanes <= K ? p.load(r, k)
-                                         : p.load(r, k, static_cast<__mmask16>((1u << (K - k)) - 1u));
-        _mm512_storeu_ps(dst + k, v);
-      }
-    }
-    const ScratchRows dense{scratch.data(), m, stride};
-    avx512::linear_wide(xp, dense, K, bias, y, ldy, n0, n1, m, m + rows);
-  }
-}
 
 template <typename Values>
 SPARQ_TARGET_AVX512 void bitmap(const float* xp, const SparseWeights& w, size_t K,
                                 const float* bias, float* y, size_t ldy, size_t n0, size_t n1,
                                 size_t m0, size_t m1) {
   const BitmapWeights<Values> p{&w, bitmap_tiles(K), m1};
-  expand_linear(xp, p, K, bias, y, ldy, n0, n1, m0, m1);
+  avx512::linear_decoded_once(xp, p, K, bias, y, ldy, n0, n1, m0, m1, avx512::kGroup + 1);
 }
 
 template <typename Values>
@@ -204,7 +161,7 @@ SPARQ_TARGET_AVX512 void nm(const float* xp, const SparseWeights& w, size_t K, c
   const size_t groups = K / w.group;
   const NmWeights<Values> p{&w, nm_code_stride(K, w.n, w.group), groups * w.n,
                            w.n * nm_index_bits(w.group), 16 * w.n / w.group};
-  expand_linear(xp, p, K, bias, y, ldy, n0, n1, m0, m1);
+  avx512::linear_decoded_once(xp, p, K, bias, y, ldy, n0, n1, m0, m1, avx512::kGroup + 1);
 }
 
 // CSR, R <= kCsrGatherRows activation rows from x as is.

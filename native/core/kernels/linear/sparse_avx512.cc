@@ -146,7 +146,6 @@ struct NmWeights {
   }
 };
 
-
 template <typename Values>
 SPARQ_TARGET_AVX512 void bitmap(const float* xp, const SparseWeights& w, size_t K,
                                 const float* bias, float* y, size_t ldy, size_t n0, size_t n1,

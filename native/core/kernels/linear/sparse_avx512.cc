@@ -26,7 +26,6 @@
 #include <cstdint>
 #include <cstring>
 
-#include "../../large_buffer.h"
 #include "../../target.h"
 #include "sparse.h"
 #include "tile_store.h"

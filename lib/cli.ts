@@ -85,9 +85,10 @@ function demo(opts: Map<string, string>): void {
     ['sparse 80% (bf16)', () => prune(w32, { sparsity: 0.8, values: 'bfloat16' })],
     ['sparse 90% (bf16)', () => prune(w32, { sparsity: 0.9, values: 'bfloat16' })],
     ['clustered 4-bit (row)', () => cluster(w32.to('float16'), { bits: 4 })],
+    ['clustered, int8 act.', () => cluster(w32.to('float16'), { bits: 4 }), { activations: 'int8' }],
   ];
   for (const [label, make, options] of kinds) {
-    if (options?.activations === 'int8' && K % 32 !== 0) continue;
+    if (options?.activations === 'int8' && !label.startsWith('clustered') && K % 32 !== 0) continue;
     if (label.startsWith('int4') && K % 32 !== 0) continue;
     if (label.includes('2:4') && K % 4 !== 0) continue;
     const w = make();

@@ -66,23 +66,17 @@ void dequantize_clustered(const ClusteredWeights& w, size_t M, size_t K, float* 
 }
 
 void clustered_i8_books(const ClusteredWeights& w, size_t books, uint8_t* tables, float* scales) {
-  for (size_t b = 0; b < books; ++b) {
-    float e[16];
-    for (size_t i = 0; i < 16; ++i)
-      e[i] = w.codebook_type == ScaleType::kF16 ? f16_to_f32_scalar(static_cast<const uint16_t*>(w.codebook)[16 * b + i])
-                                                : static_cast<const float*>(w.codebook)[16 * b + i];
+  std::vector<float> entries;
+  const float* e = clustered_books_f32(w, 0, books * w.rows_per_book, 16, entries);
+  for (size_t b = 0; b < books; ++b, e += 16) {
     float amax = 0;
     bool finite = true;
-    for (float v : e) {
-      finite = finite && std::isfinite(v);
-      amax = std::max(amax, std::fabs(v));
+    for (size_t i = 0; i < 16; ++i) {
+      finite = finite && std::isfinite(e[i]);
+      amax = std::max(amax, std::fabs(e[i]));
     }
     const float s = finite ? amax / 127.0f : std::numeric_limits<float>::quiet_NaN();
-    for (size_t i = 0; i < 16; ++i) {
-      // nearbyint rounds half to even in the default rounding mode.
-      const float q = (!finite || s == 0) ? 0.0f : std::min(127.0f, std::max(-127.0f, std::nearbyint(e[i] / s)));
-      tables[16 * b + i] = static_cast<uint8_t>(static_cast<int>(q) + 128);
-    }
+    for (size_t i = 0; i < 16; ++i) tables[16 * b + i] = static_cast<uint8_t>((finite ? int8_code(e[i], s) : 0) + 128);
     scales[b] = s;
   }
 }

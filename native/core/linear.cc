@@ -175,7 +175,7 @@ void linear_clustered_i8(const float* x, size_t N, size_t K, const ClusteredWeig
                          const ClusteredI8Books& books, size_t M, const float* bias, float* y) {
   if (N == 0 || M == 0) return;
   const size_t steps = clustered_i8_steps(K);
-  std::vector<ClusteredActStep> xa(N * steps);
+  LargeVector<ClusteredActStep> xa(N * steps);  // every byte written by the packer
   const ClusteredI8PackKernel pack = kernels().linear_clustered_i8_pack;
   if (N == 1) pack(x, K, xa.data());
   else parallel_for(N, [&](size_t n) { pack(x + n * K, K, xa.data() + n * steps); });

@@ -25,11 +25,8 @@ void quantize_activations(const float* x, size_t N, size_t K, int8_t* q, float* 
     const float d = amax / 127.0f;
     int32_t s = 0;
     for (size_t j = 0; j < 32; ++j) {
-      // nearbyint rounds half to even in the default rounding mode.
-      const float v = d == 0 ? 0.0f : std::nearbyint(xb[j] / d);
-      const int32_t c = static_cast<int32_t>(std::min(127.0f, std::max(-127.0f, v)));
-      q[b * 32 + j] = static_cast<int8_t>(c);
-      s += c;
+      q[b * 32 + j] = int8_code(xb[j], d);
+      s += q[b * 32 + j];
     }
     scale[b] = d;
     sum[b] = s;

@@ -2,6 +2,8 @@
 // table) and linear layers that compute on them. Layouts are row-major and
 // independent of SIMD width.
 #pragma once
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -42,6 +44,14 @@ inline size_t groups_with_mins(const QuantWeights& w, size_t K) {
 }
 inline size_t quant_row_bytes(const QuantWeights& w, size_t K) {
   return w.code_type == CodeType::kNibble ? K / 2 : K;
+}
+
+// The int8 code of v at scale d: v / d rounded half to even (nearbyint in the
+// default rounding mode), clamped to [-127, 127]; 0 when d is 0. The rule of
+// every int8 activation and codebook code.
+inline int8_t int8_code(float v, float d) {
+  const float q = d == 0 ? 0.0f : std::nearbyint(v / d);
+  return static_cast<int8_t>(std::min(127.0f, std::max(-127.0f, q)));
 }
 
 // Activations quantized to int8 in blocks of 32 along K (K % 32 == 0):

@@ -71,11 +71,7 @@ void clustered_i8_pack_row_ref(const float* x, size_t K, ClusteredActStep* out) 
             amax = std::max(amax, std::fabs(v[i]));
           }
       const float d = amax / 127.0f;
-      for (size_t i = 0; i < 32; ++i) {
-        // nearbyint rounds half to even in the default rounding mode.
-        const float q = d == 0 ? 0.0f : std::nearbyint(v[i] / d);
-        a.q[pos[i]] = static_cast<int8_t>(static_cast<int>(std::min(127.0f, std::max(-127.0f, q))));
-      }
+      for (size_t i = 0; i < 32; ++i) a.q[pos[i]] = int8_code(v[i], d);
       for (size_t l = 4 * g; l < 4 * g + 4; ++l) {
         int32_t sum = 0;
         for (size_t h = 0; h < 4; ++h) sum += a.q[4 * l + h] + a.q[64 + 4 * l + h];

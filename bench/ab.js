@@ -9,9 +9,9 @@
 //
 // Options:
 //   --a DIR, --b DIR   checkouts with a built addon and dist/ (default: --b is this checkout)
-//   --weights KIND     f32 | bf16 | int8 | int4 | int4-g128 | int4-asym | clustered4 | clustered2 |
+//   --weights KIND     f32 | bf16 | int8 | int4 | int4-g128 | int4-asym | nf4 | clustered4 | clustered2 |
 //                      bitmap | csr | bitmap-int4 | csr-int4 (sparse kinds pruned to --sparsity;
-//                      int4 kinds: groups of 32 unless named, no scale search)
+//                      int4 kinds: groups of 32 unless named, nf4: groups of 64; no scale search)
 //   --activations A    float32 | int8 (linear's options.activations, quantized weights only)
 //   --shape MxK        (default 4096x4096)    --n N          activation rows (default 1)
 //   --sparsity S       (default 0.8)          --cache cold|hot (default hot)
@@ -46,6 +46,7 @@ function make(L) {
     int8: () => L.quantize(t, { bits: 8 }), int4: () => L.quantize(t, { bits: 4, groupSize: 32, search: false }),
     'int4-g128': () => L.quantize(t, { bits: 4, groupSize: 128, search: false }),
     'int4-asym': () => L.quantize(t, { bits: 4, groupSize: 32, scheme: 'asymmetric', search: false }),
+    nf4: () => L.quantize(t, { scheme: 'nf4', groupSize: 64, search: false }),
     clustered4: () => L.cluster(t, { bits: 4 }), clustered2: () => L.cluster(t, { bits: 2 }),
     bitmap: () => sparse('bfloat16'), csr: () => sparse('bfloat16'),
     'bitmap-int4': () => L.quantize(sparse('float32'), { bits: 4 }), 'csr-int4': () => L.quantize(sparse('float32'), { bits: 4 }),

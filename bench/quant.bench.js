@@ -86,15 +86,15 @@ function detectInt8Act() {
 // - 'weights-only': codes decoded to float32 in registers, float32 activations.
 // - 'int8-act': activations quantized to int8 per block of 32 along K and
 //   integer dot products (AVX512-VNNI where present): `linear(x, q, null,
-//   { activations: 'int8' })`; int8 / int4 symmetric and asymmetric weights,
-//   not NF4 (non-uniform levels). Detected at start-up (see detectInt8Act).
+//   { activations: 'int8' })`; every setting (NF4 levels rounded to int8).
+//   Detected at start-up (see detectInt8Act).
 // A further mode goes here: an entry with `call`, `supports(setting)` and the
 // tolerance of its output against f32 dense on the dequantized weights.
 const int8Act = detectInt8Act();
 const COMPUTE_MODES = {
   'weights-only': { available: true, tol: SPARQ_TOL, supports: () => true, call: (xt, q) => linear(xt, q) },
   'int8-act': {
-    available: int8Act.available, why: int8Act.why, tol: ORT_TOL, supports: (s) => s.scheme !== 'nf4',
+    available: int8Act.available, why: int8Act.why, tol: ORT_TOL, supports: () => true,
     call: (xt, q) => linear(xt, q, null, INT8_ACT),
   },
 };
@@ -713,7 +713,7 @@ if (outPath) {
   md.push(...mdTable(columns, rows));
   md.push('');
   md.push('- **weights**: `int8` = 8-bit symmetric, one scale per row; `int8-gG` = 8-bit symmetric, one scale per G weights; `int4-gG` = 4-bit symmetric (codes q + 8), `int4-asym-gG` = 4-bit with a scale and a min per group, `nf4-gG` = 4-bit NF4 levels (QLoRA / bitsandbytes) with an absmax scale per group. All with float16 scales (`scaleType: \'float16\'`), quantized with `search: false` (the time does not depend on the values; the error with and without search is in the quality table). **bits/w**: `QuantizedTensor.bitsPerWeight` (codes + scales + mins).');
-  md.push(`- **mode**: how sparq computes. \`weights-only\` = codes decoded to float32 in registers, float32 activations (\`linear(x, q)\`). \`int8-act\` = activations quantized to int8 per block of 32 along K and integer dot products, AVX512-VNNI where present (\`linear(x, q, null, { activations: 'int8' })\`; not for NF4, whose levels are non-uniform) — like ORT's accuracy_level 4, with a similar extra output error (see Correctness).${COMPUTE_MODES['int8-act'].available ? '' : ` **int8-act is not available in this build** (${COMPUTE_MODES['int8-act'].why}).`}${modes.length < Object.keys(COMPUTE_MODES).length ? ` This run: ${modes.join(', ')}.` : ''}`);
+  md.push(`- **mode**: how sparq computes. \`weights-only\` = codes decoded to float32 in registers, float32 activations (\`linear(x, q)\`). \`int8-act\` = activations quantized to int8 per block of 32 along K and integer dot products, AVX512-VNNI where present (\`linear(x, q, null, { activations: 'int8' })\`; NF4 levels are rounded to int8 too) — like ORT's accuracy_level 4, with a similar extra output error (see Correctness).${COMPUTE_MODES['int8-act'].available ? '' : ` **int8-act is not available in this build** (${COMPUTE_MODES['int8-act'].why}).`}${modes.length < Object.keys(COMPUTE_MODES).length ? ` This run: ${modes.join(', ')}.` : ''}`);
   md.push(`- **cache**: **cold** = each call uses the next copy of a rotating set of weight copies (each contender its own set of at least ${(coldBytes / MiB).toFixed(0)} MiB, more than 4x the 32 MiB L3; sizes below), so every call streams its weights from DRAM; **hot** = the same weights every call (partly cache-resident). To bound memory, the sparq quantized settings' cold copies share one pool buffer, refilled with a setting's copies (and one copy re-checked) right before each of its timing rounds; sparq f32 dense and each ORT model have their own copies / sessions. ORT MatMulBnb4 runs one session in both: it dequantizes the whole matrix into an M·K·4-byte float32 temporary on every call (≥ 2x the L3), which evicts its packed weights anyway.`);
   md.push('- **ms**: median time of one call, `linear(x, w)` with x float32 [N, K]; for ORT one `run` of a one-node model. **GB/s**: weight bytes / time — `QuantizedTensor.byteLength` (codes + float16 scales + mins) for sparq, M·K·4 for f32 dense, B + float32 scales (+ zero points) for MatMulNBits, B + float32 absmax for MatMulBnb4.');
   md.push('- **vs f32 dense**: sparq f32 dense time / this time, in the same group (shape, N, cache) on the same matrix. **ORT/sparq**: ORT MatMulNBits time / sparq time (> 1: sparq faster). **Bnb4/sparq**: the same for ORT MatMulBnb4 (the nf4-g64 rows only: bitsandbytes\' default block size).');

@@ -15,12 +15,13 @@ export type LinearWeight = Tensor<'float32' | 'float16' | 'bfloat16'> | Quantize
 export interface LinearOptions {
   /**
    * 'float32' (default): weights decoded to float32, activations used as given.
-   * 'int8' (quantized int8 / int4 symmetric or asymmetric weights, and 4-bit
-   * scalar clustered weights): the activations are quantized to int8 per block
-   * of 32 (absmax / 127) and multiplied with integer dot products (VNNI where
-   * present): faster, with the small extra error of the activation rounding.
-   * Quantized weights: blocks of 32 consecutive activations along K, which
-   * must be a multiple of 32. Clustered weights (bits 4, dim 1; any K): each
+   * 'int8' (quantized weights, and 4-bit scalar clustered weights): the
+   * activations are quantized to int8 per block of 32 (absmax / 127) and
+   * multiplied with integer dot products (VNNI where present): faster, with
+   * the small extra error of the activation rounding. Quantized weights:
+   * blocks of 32 consecutive activations along K, which must be a multiple of
+   * 32; NF4 levels are also rounded to int8 (scale 1/127, within 1/254 of a
+   * group's scale). Clustered weights (bits 4, dim 1; any K): each
    * codebook is also rounded to int8 (scale max |entry| / 127), and the
    * blocks of 32 follow the index packing (README, "Clustering"). x must be
    * finite.
@@ -101,7 +102,6 @@ function prepareLinear(x: unknown, w: unknown, bias: unknown, options: unknown):
     const qt = w as QuantizedTensor;
     const int8 = activations === 'int8';
     if (int8) {
-      if (qt.scheme === 'nf4') throw rangeError('options.activations', "'float32' for NF4 weights (non-uniform levels)", activations);
       if (K % 32 !== 0 || (qt.groupSize !== 0 && qt.groupSize < 32)) {
         throw rangeError('options.activations', `'float32' here: 'int8' needs K a multiple of 32 and groupSize 0 or >= 32`, received(`K = ${K}, groupSize ${qt.groupSize}`));
       }

@@ -275,10 +275,11 @@ Napi::Value LinearQuant(const Napi::CallbackInfo& info) {
   const auto [N, K, M, x, bias, y] = linear_io(info);
   const sparq::QuantWeights w = quant_arg(info, 3, M, K);
   const bool int8_act = info[8].ToBoolean();
-  if (int8_act && (K % 32 != 0 || (w.group_size != 0 && w.group_size < 32) ||
-                   (w.code_type == sparq::CodeType::kNibble && w.mins == nullptr && w.lut != nullptr &&
-                    w.lut[0] != -8.0f)))
-    throw Napi::RangeError::New(env, "int8 activations need K % 32 == 0, groupSize 0 or >= 32 and uniform codes");
+  bool identity_table = true;  // 4-bit with mins: the int8 kernels read codes as values
+  if (w.code_type == sparq::CodeType::kNibble && w.mins != nullptr)
+    for (int c = 0; c < 16; ++c) identity_table = identity_table && w.lut[c] == static_cast<float>(c);
+  if (int8_act && (K % 32 != 0 || (w.group_size != 0 && w.group_size < 32) || !identity_table))
+    throw Napi::RangeError::New(env, "int8 activations need K % 32 == 0, groupSize 0 or >= 32, and 4-bit codes with mins to be their values");
   Napi::Object q = info[3].As<Napi::Object>();
   return run(info, info[7].ToBoolean(), [=] { sparq::linear_quant(x, N, K, w, M, bias, y, int8_act); }, info[6],
              {info[0], q.Get("codes"), q.Get("scales"), q.Get("mins"), q.Get("lut"), info[5], info[6]});

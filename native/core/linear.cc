@@ -93,10 +93,16 @@ void linear_dense(const float* x, size_t N, size_t K, const void* w, WeightType 
   });
 }
 
-void linear_quant(const float* x, size_t N, size_t K, const QuantWeights& w, size_t M,
+void linear_quant(const float* x, size_t N, size_t K, const QuantWeights& weights, size_t M,
                   const float* bias, float* y, bool int8_activations) {
+  QuantWeights w = weights;
+  uint8_t i8_codes[16];
   if (int8_activations) {
     if (N == 0 || M == 0) return;
+    if (w.code_type == CodeType::kNibble && w.mins == nullptr && !is_symmetric_nibble_table(w.lut)) {
+      nibble_i8_table(w.lut, i8_codes, &w.i8_scale);
+      w.i8_codes = i8_codes;
+    }
     std::vector<ActivationLine> xa;
     kernels().linear_quant_i8_pack(x, N, K, w, xa);
     const QuantI8LinearKernel kernel = kernels().linear_quant_i8;

@@ -31,6 +31,12 @@ struct QuantWeights {
   ScaleType scale_type;
   size_t group_size;     // a power of two >= 16 (>= 32 for kNibble) dividing K, or 0: one group per row
   const float* lut;      // 16 values for kNibble, else null
+  // int8-activation kernels only, kNibble without mins whose table is not the
+  // symmetric q - 8 (NF4): the table rounded to int8 (nibble_i8_table), as
+  // the unsigned byte each code becomes (int8 code + 128); values are then
+  // i8_scale * (i8_codes[code] - 128). Null: the code itself is the byte.
+  const uint8_t* i8_codes = nullptr;
+  float i8_scale = 1.0f;
 };
 
 inline size_t quant_groups(const QuantWeights& w, size_t K) {
@@ -65,13 +71,34 @@ struct alignas(64) ActivationLine {
   uint8_t bytes[64];
 };
 
+// Whether a 4-bit table is the symmetric one (lut[c] = c - 8), whose codes the
+// int8-activation kernels use as they are.
+inline bool is_symmetric_nibble_table(const float* lut) {
+  for (int c = 0; c < 16; ++c)
+    if (lut[c] != static_cast<float>(c - 8)) return false;
+  return true;
+}
+
+// A 4-bit table for int8 activations: scale d = max |lut| / 127 and
+// codes[c] = int8_code(lut[c], d) + 128, so lut[c] ~ d * (codes[c] - 128)
+// (within d / 2: for NF4, whose levels span [-1, 1], within 1/254).
+inline void nibble_i8_table(const float* lut, uint8_t* codes, float* scale) {
+  float amax = 0;
+  for (int c = 0; c < 16; ++c) amax = std::max(amax, std::fabs(lut[c]));
+  const float d = amax / 127.0f;
+  for (int c = 0; c < 16; ++c) codes[c] = static_cast<uint8_t>(int8_code(lut[c], d) + 128);
+  *scale = d;
+}
+
 // y[N, M] = x[N, K] . w^T (+ bias).
 // Weights-only (int8_activations false): weights decoded to f32 in registers,
 // exact with respect to dequantize() up to float32 summation order.
 // int8_activations: x quantized as above and integer dot products per block
-// (K % 32 == 0, group_size 0 or >= 32, not for non-uniform tables such as
-// NF4): exact with respect to dequantize() and the quantized activations up to
-// float32 rounding of the per-block terms.
+// (K % 32 == 0, group_size 0 or >= 32): exact with respect to dequantize() and
+// the quantized activations up to float32 rounding of the per-block terms;
+// 4-bit tables other than the symmetric one without mins (NF4) are rounded to
+// int8 first (nibble_i8_table), the one approximation on the weights' side.
+// 4-bit weights with mins need the uniform table lut[c] = c.
 void linear_quant(const float* x, size_t N, size_t K, const QuantWeights& w, size_t M,
                   const float* bias, float* y, bool int8_activations);
 
@@ -79,7 +106,7 @@ void linear_quant(const float* x, size_t N, size_t K, const QuantWeights& w, siz
 // bytes (int8 codes are read with their top bit flipped: code + 128).
 // (4-bit codes hold q + 8 when there are no mins, the symmetric scheme.)
 inline int quant_code_offset(const QuantWeights& w) {
-  if (w.code_type == CodeType::kInt8) return 128;
+  if (w.code_type == CodeType::kInt8 || w.i8_codes != nullptr) return 128;
   return w.code_type == CodeType::kNibble && w.mins == nullptr ? 8 : 0;
 }
 

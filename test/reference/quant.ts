@@ -21,8 +21,26 @@ export const NF4_REF = [
   0.7229568362236023, 1,
 ].map(Math.fround);
 
-/** w[m, k] = scale * value (+ min), rounded once to float32. */
-export function dequantizeRef(q: QuantFields): Float32Array {
+/** int8 code of v at scale d: round half to even of fround(v / d), clamped to ±127 (0 when d is 0). */
+function int8CodeRef(v: number, d: number): number {
+  if (d === 0) return 0;
+  const t = Math.fround(v / d);
+  let r = Math.round(t);
+  if (r - t === 0.5 && r % 2 !== 0) r -= 1;
+  return Math.max(-127, Math.min(127, r));
+}
+
+/** NF4 levels as the int8-activation mode uses them: rounded to int8 at scale max |level| / 127 = 1 / 127. */
+export const NF4_INT8_REF = (() => {
+  const d = Math.fround(1 / 127);
+  return NF4_REF.map((v) => Math.fround(int8CodeRef(v, d) * d));
+})();
+
+/**
+ * w[m, k] = scale * value (+ min), rounded once to float32. `nf4Int8`: NF4
+ * values from NF4_INT8_REF (what linear multiplies with for activations: 'int8').
+ */
+export function dequantizeRef(q: QuantFields, { nf4Int8 = false } = {}): Float32Array {
   const [M, K] = q.shape;
   const gs = q.groupSize || K;
   const out = new Float32Array(M * K);
@@ -34,7 +52,7 @@ export function dequantizeRef(q: QuantFields): Float32Array {
       if (q.bits === 8) v = q.scheme === 'asymmetric' ? q.codes[i] : (q.codes[i] << 24) >> 24;
       else {
         const c = (q.codes[(i >> 5) * 16 + (i & 15)] >> ((i & 16) >> 2)) & 0xf; // blocks of 32
-        v = q.scheme === 'nf4' ? NF4_REF[c] : q.scheme === 'symmetric' ? c - 8 : c;
+        v = q.scheme === 'nf4' ? (nf4Int8 ? NF4_INT8_REF : NF4_REF)[c] : q.scheme === 'symmetric' ? c - 8 : c;
       }
       const g = m * (K / gs) + Math.floor(k / gs);
       out[i] = sc(q.scales, g) * v + (q.mins ? sc(q.mins, g) : 0);
@@ -84,12 +102,7 @@ export function int8ActivationsRef(x: Float32Array, N: number, K: number): Float
     let amax = 0;
     for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[b * 32 + j]));
     const d = Math.fround(amax / 127);
-    for (let j = 0; j < 32; j++) {
-      const v = d === 0 ? 0 : Math.fround(x[b * 32 + j] / d);
-      let r = Math.round(v);
-      if (r - v === 0.5 && r % 2 !== 0) r -= 1;
-      out[b * 32 + j] = Math.max(-127, Math.min(127, r)) * d;
-    }
+    for (let j = 0; j < 32; j++) out[b * 32 + j] = int8CodeRef(x[b * 32 + j], d) * d;
   }
   return out;
 }

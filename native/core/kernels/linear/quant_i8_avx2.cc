@@ -5,9 +5,10 @@
 // every operand pair stays below 2^15: 4-bit codes (0..15) are multiplied as
 // they are; byte codes are read as signed t (int8 as stored, uint8 with the
 // top bit flipped) and multiplied as |t| times the activation with t's sign
-// (|t| <= 128, |q| <= 127). The code offset (and the 128 taken off uint8
-// codes) comes back through the activations' lane sums, prepared per block by
-// the packer with the block scale. Lanes are scaled in float32 per block,
+// (|t| <= 128, |q| <= 127), and so are NF4 codes through their table
+// rounded to int8 (VPSHUFB; |t| <= 127). The code offset (and the 128 taken
+// off uint8 codes) comes back through the activations' lane sums, prepared
+// per block by the packer with the block scale. Lanes are scaled in float32 per block,
 // reduced once per output; with one scale per row the scale (and min) apply
 // after the reduction, and mins per group as the dot product of the row's
 // mins with the activation row's scaled sums per group, once per output, as
@@ -45,6 +46,7 @@ static_assert(sizeof(ActBlock) == 2 * sizeof(ActivationLine), "ActBlock is two l
 // dot(unsigned code, q) - offset * sum: -offset for 4-bit codes, read as
 // they are; 128 - offset for byte codes, read as unsigned - 128.
 int lane_correction(const QuantWeights& w) {
+  if (w.i8_codes != nullptr) return 0;  // table bytes read as signed (see Weights::dot)
   const int offset = quant_code_offset(w);
   return w.code_type == CodeType::kNibble ? -offset : 128 - offset;
 }
@@ -133,9 +135,13 @@ SPARQ_TARGET_AVX2 float pack_row(const float* x, size_t blocks, int correction, 
   return avx2::reduce_add(total);
 }
 
-template <CodeType Code, bool HasMin, bool PerRow>
+// Lut: 4-bit codes through a table rounded to int8 (QuantWeights::i8_codes;
+// NF4), each output then scaled by i8_scale.
+template <CodeType Code, bool HasMin, bool PerRow, bool Lut>
 struct Weights {
   const uint8_t* codes;
+  __m256i table;  // Lut: the table's int8 codes (i8_codes - 128) in each 128-bit lane
+  float table_scale;
   const float* scales;  // rows [m0, m1) as float32, `groups` per row
   const float* mins;
   size_t m0, row_bytes, groups;
@@ -148,7 +154,12 @@ struct Weights {
       const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + b * 16));
       const __m128i nib = _mm_set1_epi8(0x0F);
       const __m256i u = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(c, 4), nib), _mm_and_si128(c, nib));
-      pairs = _mm256_maddubs_epi16(u, q);
+      if (Lut) {  // signed table codes: |t| times q with t's sign, as byte codes
+        const __m256i t = _mm256_shuffle_epi8(table, u);
+        pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(t), _mm256_sign_epi8(q, t));
+      } else {
+        pairs = _mm256_maddubs_epi16(u, q);
+      }
     } else {
       __m256i t = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + b * kBlock));
       if (Code == CodeType::kUint8) t = _mm256_xor_si256(t, _mm256_set1_epi8(static_cast<char>(0x80)));
@@ -158,8 +169,8 @@ struct Weights {
   }
 };
 
-template <CodeType Code, bool HasMin, bool PerRow, int MR, int NR>
-SPARQ_TARGET_AVX2 void tile(const Weights<Code, HasMin, PerRow>& w, size_t K, size_t m, size_t m1,
+template <CodeType Code, bool HasMin, bool PerRow, bool Lut, int MR, int NR>
+SPARQ_TARGET_AVX2 void tile(const Weights<Code, HasMin, PerRow, Lut>& w, size_t K, size_t m, size_t m1,
                             const ActivationLine* x, const PackedRows& packed, const float* bias,
                             float* y, size_t ldy, size_t n) {
   size_t ms[MR];
@@ -212,7 +223,7 @@ SPARQ_TARGET_AVX2 void tile(const Weights<Code, HasMin, PerRow>& w, size_t K, si
         const size_t g = (ms[i] - w.m0) * w.groups;
         r = HasMin ? std::fma(w.scales[g], r, w.mins[g] * packed.sum(x, n + j)) : w.scales[g] * r;
       }
-      out[i * NR + j] = r;
+      out[i * NR + j] = Lut ? r * w.table_scale : r;
     }
   store_tile(out, NR, std::min<size_t>(MR, m1 - m), bias, y, ldy, n, m);
 }
@@ -231,13 +242,19 @@ SPARQ_TARGET_AVX2 const float* scale_rows(const void* p, ScaleType t, size_t gro
   return scratch.data();
 }
 
-template <CodeType Code, bool HasMin, bool PerRow>
+template <CodeType Code, bool HasMin, bool PerRow, bool Lut>
 SPARQ_TARGET_AVX2 void run(const ActivationLine* x, const QuantWeights& qw, size_t K,
                            const float* bias, float* y, size_t ldy, size_t n0, size_t n1,
                            size_t m0, size_t m1) {
   thread_local std::vector<float> scale_scratch, min_scratch;
-  Weights<Code, HasMin, PerRow> w;
+  Weights<Code, HasMin, PerRow, Lut> w;
   w.codes = qw.codes;
+  w.table = _mm256_setzero_si256();
+  if (Lut) {
+    const __m128i t = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qw.i8_codes)), _mm_set1_epi8(static_cast<char>(0x80)));
+    w.table = _mm256_set_m128i(t, t);
+  }
+  w.table_scale = qw.i8_scale;
   w.m0 = m0;
   w.row_bytes = quant_row_bytes(qw, K);
   w.groups = quant_groups(qw, K);
@@ -246,15 +263,15 @@ SPARQ_TARGET_AVX2 void run(const ActivationLine* x, const QuantWeights& qw, size
   w.mins = HasMin ? scale_rows(qw.mins, qw.scale_type, w.groups, m0, m1, min_scratch) : nullptr;
   const PackedRows packed(K, groups_with_mins(qw, K));
   if (n1 - n0 == 1) {
-    for (size_t m = m0; m < m1; m += 4) tile<Code, HasMin, PerRow, 4, 1>(w, K, m, m1, x, packed, bias, y, ldy, n0);
+    for (size_t m = m0; m < m1; m += 4) tile<Code, HasMin, PerRow, Lut, 4, 1>(w, K, m, m1, x, packed, bias, y, ldy, n0);
     return;
   }
   for (size_t m = m0; m < m1; m += 2) {
     for (size_t n = n0; n < n1;) {
       switch (std::min<size_t>(3, n1 - n)) {
-        case 3: tile<Code, HasMin, PerRow, 2, 3>(w, K, m, m1, x, packed, bias, y, ldy, n); n += 3; break;
-        case 2: tile<Code, HasMin, PerRow, 2, 2>(w, K, m, m1, x, packed, bias, y, ldy, n); n += 2; break;
-        default: tile<Code, HasMin, PerRow, 2, 1>(w, K, m, m1, x, packed, bias, y, ldy, n); n += 1; break;
+        case 3: tile<Code, HasMin, PerRow, Lut, 2, 3>(w, K, m, m1, x, packed, bias, y, ldy, n); n += 3; break;
+        case 2: tile<Code, HasMin, PerRow, Lut, 2, 2>(w, K, m, m1, x, packed, bias, y, ldy, n); n += 2; break;
+        default: tile<Code, HasMin, PerRow, Lut, 2, 1>(w, K, m, m1, x, packed, bias, y, ldy, n); n += 1; break;
       }
     }
   }
@@ -280,8 +297,18 @@ SPARQ_TARGET_AVX2 void linear_quant_i8_avx2(const ActivationLine* x, const Quant
   visit_quant_format(w, [&](auto code, auto has_min) {
     constexpr CodeType kCode = decltype(code)::value;
     constexpr bool kHasMin = decltype(has_min)::value;
-    if (w.group_size == 0) run<kCode, kHasMin, true>(x, w, K, bias, y, ldy, n0, n1, m0, m1);
-    else run<kCode, kHasMin, false>(x, w, K, bias, y, ldy, n0, n1, m0, m1);
+    const auto with_lut = [&](auto lut) {
+      constexpr bool kLut = decltype(lut)::value;
+      if (w.group_size == 0) run<kCode, kHasMin, true, kLut>(x, w, K, bias, y, ldy, n0, n1, m0, m1);
+      else run<kCode, kHasMin, false, kLut>(x, w, K, bias, y, ldy, n0, n1, m0, m1);
+    };
+    if constexpr (kCode == CodeType::kNibble && !kHasMin) {
+      if (w.i8_codes != nullptr) {
+        with_lut(std::true_type{});
+        return;
+      }
+    }
+    with_lut(std::false_type{});
   });
 }
 

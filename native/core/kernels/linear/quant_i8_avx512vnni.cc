@@ -3,8 +3,9 @@
 // blocks) for byte codes. Each task first lays its activation rows out step by
 // step to match the codes as they come out of the register (ActStep below),
 // so the inner loop is: load the codes, split nibbles with two ANDs and a
-// shift, one or two VPDPBUSD (16 lanes of 4-product sums, started from minus
-// the code offset times the activations' lane sums), and one FMA of the
+// shift (NF4: then two VPSHUFB through its table rounded to int8), one or
+// two VPDPBUSD (16 lanes of 4-product sums, started from minus the code
+// offset times the activations' lane sums), and one FMA of the
 // lanes, converted to float, by the lanes' weight scale times activation
 // scale. Lane l belongs to block l / 4 (4-bit) or l / 8 (bytes); lanes are
 // reduced once per output. With one scale per row the scale (and min) are
@@ -150,10 +151,14 @@ SPARQ_TARGET_AVX512VNNI float pack_row(const float* x, size_t K, int offset, typ
 
 // Scales (and mins) per step: kGroups distinct groups in a step (1, 2 or 4),
 // or 0 for one group per row, applied after the reduction.
-template <CodeType Code, bool HasMin, int kGroups>
+// Lut: 4-bit codes through a table rounded to int8 (QuantWeights::i8_codes,
+// one VPSHUFB per 64 codes; NF4), each output then scaled by i8_scale.
+template <CodeType Code, bool HasMin, int kGroups, bool Lut>
 struct Weights {
   using S = StepShape<Code>;
   const uint8_t* codes;
+  __m512i table;  // Lut: i8_codes in each 128-bit lane
+  float table_scale;
   const float* scales;  // rows [m0, m1) as float32, `groups` per row
   const float* mins;
   size_t m0, row_bytes, groups;
@@ -167,6 +172,10 @@ struct Weights {
       const __m512i nib = _mm512_set1_epi8(0x0F);
       lo = _mm512_and_si512(b, nib);
       hi = _mm512_and_si512(_mm512_srli_epi16(b, 4), nib);
+      if (Lut) {
+        lo = _mm512_shuffle_epi8(table, lo);
+        hi = _mm512_shuffle_epi8(table, hi);
+      }
     } else {
       lo = Code == CodeType::kInt8 ? _mm512_xor_si512(b, _mm512_set1_epi8(static_cast<char>(0x80))) : b;
     }
@@ -183,8 +192,8 @@ struct Weights {
   }
 };
 
-template <CodeType Code, bool HasMin, int kGroups, int MR, int NR, bool Tail>
-SPARQ_TARGET_AVX512VNNI inline void step(const Weights<Code, HasMin, kGroups>& w,
+template <CodeType Code, bool HasMin, int kGroups, bool Lut, int MR, int NR, bool Tail>
+SPARQ_TARGET_AVX512VNNI inline void step(const Weights<Code, HasMin, kGroups, Lut>& w,
                                          const uint8_t* const* rows, const size_t* ms,
                                          const typename StepShape<Code>::Act* const* act, size_t s,
                                          __mmask64 code_tail, __mmask16 groups_tail,
@@ -209,8 +218,8 @@ SPARQ_TARGET_AVX512VNNI inline void step(const Weights<Code, HasMin, kGroups>& w
   }
 }
 
-template <CodeType Code, bool HasMin, int kGroups, int MR, int NR>
-SPARQ_TARGET_AVX512VNNI void tile(const Weights<Code, HasMin, kGroups>& w, size_t K, size_t m,
+template <CodeType Code, bool HasMin, int kGroups, bool Lut, int MR, int NR>
+SPARQ_TARGET_AVX512VNNI void tile(const Weights<Code, HasMin, kGroups, Lut>& w, size_t K, size_t m,
                                   size_t m1, const ActivationLine* x, const PackedRows<Code>& packed,
                                   const float* bias, float* y, size_t ldy, size_t n) {
   using S = StepShape<Code>;
@@ -228,13 +237,13 @@ SPARQ_TARGET_AVX512VNNI void tile(const Weights<Code, HasMin, kGroups>& w, size_
 #pragma GCC unroll 8
     for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_setzero_ps();
   const size_t full = K / S::kWeights, rest = K % S::kWeights;
-  for (size_t s = 0; s < full; ++s) step<Code, HasMin, kGroups, MR, NR, false>(w, rows, ms, act, s, 0, 0, acc);
+  for (size_t s = 0; s < full; ++s) step<Code, HasMin, kGroups, Lut, MR, NR, false>(w, rows, ms, act, s, 0, 0, acc);
   if (rest != 0) {
     const size_t code_bytes = S::kNibble ? rest / 2 : rest;
     const __mmask64 code_tail = (1ull << code_bytes) - 1;
     const size_t group = size_t{1} << w.shift;
     const __mmask16 groups_tail = static_cast<__mmask16>((1u << ((rest + group - 1) / group)) - 1u);
-    step<Code, HasMin, kGroups, MR, NR, true>(w, rows, ms, act, full, code_tail, groups_tail, acc);
+    step<Code, HasMin, kGroups, Lut, MR, NR, true>(w, rows, ms, act, full, code_tail, groups_tail, acc);
   }
   if constexpr (kGroups != 0 && HasMin) {
     for (size_t g = 0; g < w.groups; g += 16) {
@@ -259,18 +268,21 @@ SPARQ_TARGET_AVX512VNNI void tile(const Weights<Code, HasMin, kGroups>& w, size_
         const size_t g = (ms[i] - w.m0) * w.groups;
         r = HasMin ? std::fma(w.scales[g], r, w.mins[g] * *packed.sum(x, n + j)) : w.scales[g] * r;
       }
-      out[i * NR + j] = r;
+      out[i * NR + j] = Lut ? r * w.table_scale : r;
     }
   store_tile(out, NR, std::min<size_t>(MR, m1 - m), bias, y, ldy, n, m);
 }
 
-template <CodeType Code, bool HasMin, int kGroups>
+template <CodeType Code, bool HasMin, int kGroups, bool Lut>
 SPARQ_TARGET_AVX512VNNI void run(const ActivationLine* x, const QuantWeights& qw, size_t K,
                                  const float* bias, float* y, size_t ldy, size_t n0, size_t n1,
                                  size_t m0, size_t m1) {
   thread_local std::vector<float> scale_scratch, min_scratch;
-  Weights<Code, HasMin, kGroups> w;
+  Weights<Code, HasMin, kGroups, Lut> w;
   w.codes = qw.codes;
+  w.table = Lut ? _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qw.i8_codes)))
+                : _mm512_setzero_si512();
+  w.table_scale = qw.i8_scale;
   w.m0 = m0;
   w.row_bytes = quant_row_bytes(qw, K);
   w.groups = quant_groups(qw, K);
@@ -279,33 +291,33 @@ SPARQ_TARGET_AVX512VNNI void run(const ActivationLine* x, const QuantWeights& qw
   w.mins = HasMin ? avx512::scale_rows(qw.mins, qw.scale_type, w.groups, m0, m1, min_scratch) : nullptr;
   const PackedRows<Code> packed(K, groups_with_mins(qw, K));
   if (n1 - n0 == 1) {
-    for (size_t m = m0; m < m1; m += 8) tile<Code, HasMin, kGroups, 8, 1>(w, K, m, m1, x, packed, bias, y, ldy, n0);
+    for (size_t m = m0; m < m1; m += 8) tile<Code, HasMin, kGroups, Lut, 8, 1>(w, K, m, m1, x, packed, bias, y, ldy, n0);
     return;
   }
   for (size_t m = m0; m < m1; m += 4) {
     for (size_t n = n0; n < n1;) {
       switch (std::min<size_t>(4, n1 - n)) {
-        case 4: tile<Code, HasMin, kGroups, 4, 4>(w, K, m, m1, x, packed, bias, y, ldy, n); n += 4; break;
-        case 3: tile<Code, HasMin, kGroups, 4, 3>(w, K, m, m1, x, packed, bias, y, ldy, n); n += 3; break;
-        case 2: tile<Code, HasMin, kGroups, 4, 2>(w, K, m, m1, x, packed, bias, y, ldy, n); n += 2; break;
-        default: tile<Code, HasMin, kGroups, 4, 1>(w, K, m, m1, x, packed, bias, y, ldy, n); n += 1; break;
+        case 4: tile<Code, HasMin, kGroups, Lut, 4, 4>(w, K, m, m1, x, packed, bias, y, ldy, n); n += 4; break;
+        case 3: tile<Code, HasMin, kGroups, Lut, 4, 3>(w, K, m, m1, x, packed, bias, y, ldy, n); n += 3; break;
+        case 2: tile<Code, HasMin, kGroups, Lut, 4, 2>(w, K, m, m1, x, packed, bias, y, ldy, n); n += 2; break;
+        default: tile<Code, HasMin, kGroups, Lut, 4, 1>(w, K, m, m1, x, packed, bias, y, ldy, n); n += 1; break;
       }
     }
   }
 }
 
 // Distinct scale groups in a step: 0 (one per row), 1, 2 or 4.
-template <CodeType Code, bool HasMin>
+template <CodeType Code, bool HasMin, bool Lut>
 SPARQ_TARGET_AVX512VNNI void run_groups(const ActivationLine* x, const QuantWeights& w, size_t K,
                                         const float* bias, float* y, size_t ldy, size_t n0,
                                         size_t n1, size_t m0, size_t m1) {
   const size_t per_step = w.group_size == 0 ? 0 : std::max<size_t>(1, StepShape<Code>::kWeights / w.group_size);
   switch (per_step) {
-    case 0: run<Code, HasMin, 0>(x, w, K, bias, y, ldy, n0, n1, m0, m1); break;
-    case 1: run<Code, HasMin, 1>(x, w, K, bias, y, ldy, n0, n1, m0, m1); break;
-    case 2: run<Code, HasMin, 2>(x, w, K, bias, y, ldy, n0, n1, m0, m1); break;
+    case 0: run<Code, HasMin, 0, Lut>(x, w, K, bias, y, ldy, n0, n1, m0, m1); break;
+    case 1: run<Code, HasMin, 1, Lut>(x, w, K, bias, y, ldy, n0, n1, m0, m1); break;
+    case 2: run<Code, HasMin, 2, Lut>(x, w, K, bias, y, ldy, n0, n1, m0, m1); break;
     default:
-      if constexpr (StepShape<Code>::kNibble) run<Code, HasMin, 4>(x, w, K, bias, y, ldy, n0, n1, m0, m1);
+      if constexpr (StepShape<Code>::kNibble) run<Code, HasMin, 4, Lut>(x, w, K, bias, y, ldy, n0, n1, m0, m1);
       break;  // byte codes: group_size >= 32 gives at most 2 groups a step
   }
 }
@@ -337,7 +349,15 @@ SPARQ_TARGET_AVX512VNNI void linear_quant_i8_avx512vnni(const ActivationLine* x,
                                                         size_t n0, size_t n1, size_t m0,
                                                         size_t m1) {
   visit_quant_format(w, [&](auto code, auto has_min) {
-    run_groups<decltype(code)::value, decltype(has_min)::value>(x, w, K, bias, y, ldy, n0, n1, m0, m1);
+    constexpr CodeType kCode = decltype(code)::value;
+    constexpr bool kHasMin = decltype(has_min)::value;
+    if constexpr (kCode == CodeType::kNibble && !kHasMin) {
+      if (w.i8_codes != nullptr) {
+        run_groups<kCode, kHasMin, true>(x, w, K, bias, y, ldy, n0, n1, m0, m1);
+        return;
+      }
+    }
+    run_groups<kCode, kHasMin, false>(x, w, K, bias, y, ldy, n0, n1, m0, m1);
   });
 }
 

@@ -72,7 +72,8 @@ void linear_quant_i8_pack_ref(const float* x, size_t N, size_t K, const QuantWei
 }
 
 // Per block of 32: an exact integer dot product of codes and activations,
-// the code offset and min applied through the block sums, then scaled.
+// the code offset and min applied through the block sums, then scaled (and
+// each output by i8_scale).
 void linear_quant_i8_ref(const ActivationLine* xa, const QuantWeights& w, size_t K,
                          const float* bias, float* y, size_t ldy, size_t n0, size_t n1, size_t m0,
                          size_t m1) {
@@ -96,7 +97,10 @@ void linear_quant_i8_ref(const ActivationLine* xa, const QuantWeights& w, size_t
           switch (w.code_type) {
             case CodeType::kInt8: u = static_cast<int32_t>(codes[k] ^ 0x80u); break;
             case CodeType::kUint8: u = codes[k]; break;
-            default: u = (codes[b * 16 + (j & 15)] >> ((j & 16) >> 2)) & 0xF; break;
+            default:
+              u = (codes[b * 16 + (j & 15)] >> ((j & 16) >> 2)) & 0xF;
+              if (w.i8_codes != nullptr) u = w.i8_codes[u];
+              break;
           }
           dot += u * q[k];
         }
@@ -106,6 +110,7 @@ void linear_quant_i8_ref(const ActivationLine* xa, const QuantWeights& w, size_t
         if (w.mins) t = std::fmaf(scale_at(w.mins, w.scale_type, g), static_cast<float>(bsum), t);
         acc = std::fmaf(x_scale[b], t, acc);
       }
+      acc *= w.i8_scale;  // 1 unless the table was rounded to int8
       y[n * ldy + m] = bias ? acc + bias[m] : acc;
     }
   }

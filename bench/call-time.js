@@ -1,20 +1,20 @@
 // Time of one linear call on small weights (what a model's small layers pay
-// per call: argument checks, activation packing, the thread pool's hand-off),
-// with 1 and 2 threads. Medians of rounds of back-to-back calls on the same
+// per call: argument checks, the output allocation, activation packing, the
+// thread pool's hand-off), with 1 and 2 threads, and with 2 threads writing
+// into a preallocated output (linear's options.out). Medians of rounds of back-to-back calls on the same
 // (cache-hot) weights, in microseconds. One build per process: two libraries
 // in one process would each keep a pool of spinning workers on the same
 // cores, so compare builds by running this with --lib for each, in turn.
 //
-//   node bench/call-time.js [--lib DIR] [--k 4096] [--rows 8,16,64,512] [--rounds 15]
+//   node bench/call-time.js [--lib DIR] [--shapes 128x128,16x4096,64x4096,512x4096] [--rounds 15]
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs, rng, fillGaussian, median } from './common.js';
 
 const args = parseArgs();
 const L = args.lib ? await import(pathToFileURL(resolve(args.lib, 'dist/index.js')).href) : await import('sparq');
-const K = Number(args.k ?? 4096), rounds = Number(args.rounds ?? 15);
-const rowsList = String(args.rows ?? '8,16,64,512').split(',').map(Number);
-const x = L.Tensor.from(fillGaussian(new Float32Array(K), rng(2)), [1, K]);
+const rounds = Number(args.rounds ?? 15);
+const shapes = String(args.shapes ?? '128x128,16x4096,64x4096,512x4096').split(',').map((s) => s.split('x').map(Number));
 
 /** Median over rounds of the mean time of one call (us); each round runs ~20 ms of calls. */
 function time(f) {
@@ -32,7 +32,9 @@ function time(f) {
 }
 
 const lines = [];
-for (const M of rowsList) {
+for (const [M, K] of shapes) {
+  const x = L.Tensor.from(fillGaussian(new Float32Array(K), rng(2)), [1, K]);
+  const out = L.Tensor.zeros([1, M]);
   const t = L.Tensor.from(fillGaussian(new Float32Array(M * K), rng(1), 0.02), [M, K]);
   const weights = {
     f32: t,
@@ -46,9 +48,11 @@ for (const M of rowsList) {
       L.setNumThreads(threads);
       return time(() => L.linear(x, w, null, options)).toFixed(1);
     });
-    lines.push(`| ${M}x${K} | ${name} | ${us[0]} | ${us[1]} |`);
+    const withOut = { ...options, out };
+    us.push(time(() => L.linear(x, w, null, withOut)).toFixed(1));
+    lines.push(`| ${M}x${K} | ${name} | ${us.join(' | ')} |`);
   }
 }
 console.log(`linear call time, N = 1, cache-hot, us (${args.lib ?? 'this checkout'}):\n`);
-console.log('| weights shape | weights | 1 thread | 2 threads |\n| :--- | :--- | ---: | ---: |');
+console.log('| weights shape | weights | 1 thread | 2 threads | 2 threads, options.out |\n| :--- | :--- | ---: | ---: | ---: |');
 console.log(lines.join('\n'));

@@ -27,12 +27,27 @@ export interface LinearOptions {
    * finite.
    */
   activations?: 'float32' | 'int8';
+  /**
+   * A float32 tensor of the output's shape ([..., M]) to write the result
+   * into, which is then returned: no allocation per call (a fresh output
+   * buffer costs about as much as the whole call on small layers). It must
+   * not share memory with x, bias or dense weights. With linearAsync it is
+   * written on a worker: do not read or modify it until the promise settles.
+   */
+  out?: Tensor<'float32'>;
 }
 
 interface LinearCall {
   run(async: false): Float32Array;
   run(async: true): Promise<Float32Array>;
   outShape: number[];
+  /** options.out, if given: run writes into its data. */
+  out: Tensor<'float32'> | null;
+}
+
+/** Whether two typed arrays share bytes of one buffer. */
+function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
 }
 
 function prepareLinear(x: unknown, w: unknown, bias: unknown, options: unknown): LinearCall {
@@ -72,10 +87,26 @@ function prepareLinear(x: unknown, w: unknown, bias: unknown, options: unknown):
   }
   const outShape = [...xt.shape.slice(0, -1), M];
   const xd = xt.data as Float32Array;
+  const outOption = (options as LinearOptions | undefined)?.out;
+  let out: Tensor<'float32'> | null = null;
+  if (outOption !== undefined) {
+    const ot = checkTensor('options.out', outOption);
+    if (ot.dtype !== 'float32') throw typeError('options.out', "a 'float32' tensor", ot);
+    if (ot.rank !== outShape.length || ot.shape.some((d, i) => d !== outShape[i])) {
+      throw rangeError('options.out', `a tensor of shape [${outShape.join(', ')}]`, ot);
+    }
+    for (const [name, t] of [['x', xt], ['bias', bias], ['w', wt]] as const) {
+      if (t instanceof Tensor && overlaps(ot.data, t.data)) {
+        throw rangeError('options.out', `a tensor that does not share memory with ${name}`, received(`a view of ${name}'s buffer`));
+      }
+    }
+    out = ot as Tensor<'float32'>;
+  }
   // Wraps one native entry point: start(y, async) runs it into y.
   const call = (start: (y: Float32Array, async: boolean) => Float32Array | Promise<Float32Array>): LinearCall => ({
     outShape,
-    run: ((async: boolean) => start(new Float32Array(N * M), async)) as LinearCall['run'],
+    out,
+    run: ((async: boolean) => start(out !== null ? (out.data as Float32Array) : new Float32Array(N * M), async)) as LinearCall['run'],
   });
   const checkFinite = () => {
     const i = native.firstNonFinite(xd);
@@ -126,7 +157,8 @@ function prepareLinear(x: unknown, w: unknown, bias: unknown, options: unknown):
  */
 export function linear(x: Tensor<'float32'>, w: LinearWeight, bias?: Tensor<'float32'> | null, options?: LinearOptions): Tensor<'float32'> {
   const call = prepareLinear(x, w, bias, options);
-  return Tensor.from(call.run(false), call.outShape);
+  const y = call.run(false);
+  return call.out ?? Tensor.from(y, call.outShape);
 }
 
 /**
@@ -136,7 +168,8 @@ export function linear(x: Tensor<'float32'>, w: LinearWeight, bias?: Tensor<'flo
  */
 export async function linearAsync(x: Tensor<'float32'>, w: LinearWeight, bias?: Tensor<'float32'> | null, options?: LinearOptions): Promise<Tensor<'float32'>> {
   const call = prepareLinear(x, w, bias, options);
-  return Tensor.from(await call.run(true), call.outShape);
+  const y = await call.run(true);
+  return call.out ?? Tensor.from(y, call.outShape);
 }
 
 function prepareMatmul(a: unknown, b: unknown) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { getNumThreads, linear, linearAsync, matmul, matmulAsync, setNumThreads, Tensor } from '../lib/index.js';
+import { cluster, getNumThreads, linear, linearAsync, matmul, matmulAsync, prune, quantize, setNumThreads, Tensor } from '../lib/index.js';
 import { firstMismatch, linearRef, randomArray } from './reference/index.js';
 
 type WDtype = 'float32' | 'float16' | 'bfloat16';
@@ -160,6 +160,57 @@ describe('linearAsync', () => {
 
   it('rejects bad input with the same errors as linear', async () => {
     await expect(linearAsync(Tensor.zeros([2, 3]), Tensor.zeros([4, 5]))).rejects.toThrow(RangeError);
+  });
+});
+
+describe("linear's options.out", () => {
+  const N = 3, M = 20, K = 64;
+  const x = Tensor.from(randomArray(N * K, 1), [N, K]);
+  const w32 = Tensor.from(randomArray(M * K, 2), [M, K]);
+  const bias = Tensor.from(randomArray(M, 3), [M]);
+  const weights = {
+    float32: w32, bfloat16: w32.to('bfloat16'), int4: quantize(w32, { bits: 4 }), nf4: quantize(w32, { scheme: 'nf4' }),
+    sparse: prune(w32, { sparsity: 0.5 }), clustered: cluster(w32, { bits: 4 }),
+  };
+
+  it('writes the result into out and returns out, for every weight type and mode', async () => {
+    for (const [name, w] of Object.entries(weights)) {
+      for (const options of name === 'float32' || name === 'bfloat16' || name === 'sparse' ? [{}] : [{}, { activations: 'int8' as const }]) {
+        const expected = linear(x, w, bias, options);
+        const out = Tensor.from(new Float32Array(N * M).fill(NaN), [N, M]);
+        expect(linear(x, w, bias, { ...options, out }), name).toBe(out);
+        expect(Array.from(out.data), name).toEqual(Array.from(expected.data));
+        out.data.fill(NaN);
+        expect(await linearAsync(x, w, bias, { ...options, out }), name).toBe(out);
+        expect(Array.from(out.data), name).toEqual(Array.from(expected.data));
+      }
+    }
+  });
+
+  it('takes a view with a byte offset and writes only its elements', () => {
+    const buffer = new Float32Array(N * M + 8).fill(7);
+    const out = Tensor.from(buffer.subarray(4, 4 + N * M), [N, M]);
+    linear(x, w32, null, { out });
+    expect(Array.from(buffer.subarray(0, 4))).toEqual([7, 7, 7, 7]);
+    expect(Array.from(buffer.subarray(4 + N * M))).toEqual([7, 7, 7, 7]);
+    expect(Array.from(out.data)).toEqual(Array.from(linear(x, w32).data));
+  });
+
+  it('refuses an out of another shape or dtype, or sharing memory with x, bias or w', () => {
+    expect(() => linear(x, w32, null, { out: Tensor.zeros([N, M + 1]) })).toThrow(/shape \[3, 20\] for options.out/);
+    expect(() => linear(x, w32, null, { out: Tensor.zeros([N * M]) })).toThrow(/options.out/);
+    expect(() => linear(x, w32, null, { out: Tensor.zeros([N, M]).to('float16') as unknown as Tensor<'float32'> })).toThrow(TypeError);
+    expect(() => linear(x, w32, null, { out: x as Tensor<'float32'> })).toThrow(/options.out/);
+    const shared = new Float32Array(N * K + N * M);
+    const xs = Tensor.from(shared.subarray(0, N * K), [N, K]);
+    expect(() => linear(xs, w32, null, { out: Tensor.from(shared.subarray(N * K - 1, N * K - 1 + N * M), [N, M]) })).toThrow(/share memory with x/);
+    expect(linear(xs, w32, null, { out: Tensor.from(shared.subarray(N * K), [N, M]) }).shape).toEqual([N, M]);
+    const b = new Float32Array(M * 2);
+    expect(() => linear(Tensor.from(randomArray(K, 4), [1, K]), w32, Tensor.from(b.subarray(0, M), [M]), { out: Tensor.from(b.subarray(M / 2, M / 2 + M), [1, M]) })).toThrow(/share memory with bias/);
+    const wb = new Float32Array(M * K + M);
+    const wv = Tensor.from(wb.subarray(0, M * K), [M, K]);
+    expect(() => linear(Tensor.from(randomArray(K, 4), [1, K]), wv, null, { out: Tensor.from(wb.subarray(M * K - 1, M * K - 1 + M), [1, M]) })).toThrow(/share memory with w/);
+    expect(() => linear(x, w32, null, { out: new Float32Array(N * M) as unknown as Tensor<'float32'> })).toThrow(TypeError);
   });
 });
 

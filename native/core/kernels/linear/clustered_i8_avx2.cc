@@ -6,6 +6,7 @@
 // negated where the code is negative (pairs stay within int16: 2 * 127 * 127),
 // VPMADDWD to the lanes' 4-product sums, and one FMA a half by the groups'
 // activation scales. The book's scale multiplies each reduced output.
+// Several activation rows share each lookup (tiles of 2 x 3 from N = 2).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -19,17 +20,19 @@
 namespace sparq {
 namespace {
 
-// Weight rows per tile (one activation row): 2 accumulators each.
-constexpr int kRows = 4;
-
+// Tiles of MR weight rows by NR activation rows, one accumulator each: a
+// row's codes are looked up once per step and multiply every activation row
+// of the tile. Each accumulator sees, step by step, half 0 then half 1, so an
+// output is the same whatever the tile shape, N or thread split.
+template <int MR, int NR>
 SPARQ_TARGET_AVX2 void tile(const ClusteredActStep* x, const ClusteredWeights& w, const ClusteredI8Books& books,
                             size_t steps, size_t row_bytes, const float* bias, float* y, size_t ldy, size_t n,
                             size_t m, size_t m1) {
-  const uint8_t* rows[kRows];
-  __m256i table[kRows];
-  float scale[kRows];
+  const uint8_t* rows[MR];
+  __m256i table[MR];
+  float scale[MR];
   const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
-  for (int i = 0; i < kRows; ++i) {
+  for (int i = 0; i < MR; ++i) {
     const size_t r = std::min(m + i, m1 - 1), book = r / w.rows_per_book;
     rows[i] = w.indices + r * row_bytes;
     // The book's codes as signed bytes (stored plus 128).
@@ -37,30 +40,39 @@ SPARQ_TARGET_AVX2 void tile(const ClusteredActStep* x, const ClusteredWeights& w
         _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(books.tables + 16 * book))), flip);
     scale[i] = books.scales[book];
   }
-  const ClusteredActStep* act = x + n * steps;
-  __m256 acc[kRows][2];
-  for (int i = 0; i < kRows; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+  const ClusteredActStep* act[NR];
+  for (int j = 0; j < NR; ++j) act[j] = x + (n + j) * steps;
+  __m256 acc[MR][NR];
+#pragma GCC unroll 4
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < NR; ++j) acc[i][j] = _mm256_setzero_ps();
   const __m256i nib = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
   for (size_t t = 0; t < steps; ++t) {
-    const ClusteredActStep& a = act[t];
 #pragma GCC unroll 4
-    for (int i = 0; i < kRows; ++i)
+    for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 2
       for (int h = 0; h < 2; ++h) {
         const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[i] + 64 * t + 32 * h));
         const __m256i lo = _mm256_shuffle_epi8(table[i], _mm256_and_si256(b, nib));
         const __m256i hi = _mm256_shuffle_epi8(table[i], _mm256_and_si256(_mm256_srli_epi16(b, 4), nib));
-        const __m256i xlo = _mm256_load_si256(reinterpret_cast<const __m256i*>(a.q + 32 * h));
-        const __m256i xhi = _mm256_load_si256(reinterpret_cast<const __m256i*>(a.q + 64 + 32 * h));
-        const __m256i plo = _mm256_maddubs_epi16(_mm256_abs_epi8(lo), _mm256_sign_epi8(xlo, lo));
-        const __m256i phi = _mm256_maddubs_epi16(_mm256_abs_epi8(hi), _mm256_sign_epi8(xhi, hi));
-        const __m256i dot = _mm256_add_epi32(_mm256_madd_epi16(plo, ones), _mm256_madd_epi16(phi, ones));
-        acc[i][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_load_ps(a.scale + 8 * h), acc[i][h]);
+        const __m256i alo = _mm256_abs_epi8(lo), ahi = _mm256_abs_epi8(hi);
+#pragma GCC unroll 4
+        for (int j = 0; j < NR; ++j) {
+          const ClusteredActStep& a = act[j][t];
+          const __m256i xlo = _mm256_load_si256(reinterpret_cast<const __m256i*>(a.q + 32 * h));
+          const __m256i xhi = _mm256_load_si256(reinterpret_cast<const __m256i*>(a.q + 64 + 32 * h));
+          const __m256i plo = _mm256_maddubs_epi16(alo, _mm256_sign_epi8(xlo, lo));
+          const __m256i phi = _mm256_maddubs_epi16(ahi, _mm256_sign_epi8(xhi, hi));
+          const __m256i dot = _mm256_add_epi32(_mm256_madd_epi16(plo, ones), _mm256_madd_epi16(phi, ones));
+          acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_load_ps(a.scale + 8 * h), acc[i][j]);
+        }
       }
   }
-  float out[kRows];
-  for (int i = 0; i < kRows; ++i) out[i] = scale[i] * avx2::reduce_add(_mm256_add_ps(acc[i][0], acc[i][1]));
-  store_tile(out, 1, std::min<size_t>(kRows, m1 - m), bias, y, ldy, n, m);
+  float out[MR * NR];
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NR; ++j) out[i * NR + j] = scale[i] * avx2::reduce_add(acc[i][j]);
+  store_tile(out, NR, std::min<size_t>(MR, m1 - m), bias, y, ldy, n, m);
 }
 
 }  // namespace
@@ -110,8 +122,18 @@ SPARQ_TARGET_AVX2 void linear_clustered_i8_avx2(const ClusteredActStep* x, const
                                                 const ClusteredI8Books& books, size_t K, const float* bias,
                                                 float* y, size_t ldy, size_t n0, size_t n1, size_t m0, size_t m1) {
   const size_t steps = clustered_i8_steps(K), row_bytes = clustered_row_bytes(K, w.dim, w.bits);
-  for (size_t m = m0; m < m1; m += kRows)
-    for (size_t n = n0; n < n1; ++n) tile(x, w, books, steps, row_bytes, bias, y, ldy, n, m, m1);
+  if (n1 - n0 == 1) {
+    for (size_t m = m0; m < m1; m += 4) tile<4, 1>(x, w, books, steps, row_bytes, bias, y, ldy, n0, m, m1);
+    return;
+  }
+  for (size_t m = m0; m < m1; m += 2)
+    for (size_t n = n0; n < n1;) {
+      switch (std::min<size_t>(3, n1 - n)) {
+        case 3: tile<2, 3>(x, w, books, steps, row_bytes, bias, y, ldy, n, m, m1); n += 3; break;
+        case 2: tile<2, 2>(x, w, books, steps, row_bytes, bias, y, ldy, n, m, m1); n += 2; break;
+        default: tile<2, 1>(x, w, books, steps, row_bytes, bias, y, ldy, n, m, m1); n += 1; break;
+      }
+    }
 }
 
 }  // namespace sparq

@@ -104,9 +104,9 @@ class ThreadPool {
         wake_.wait(lk, ready);
       }
       if (quit_.load(std::memory_order_acquire)) return;
-      // fn_ and n_tasks_ were written before generation_'s release: no lock.
-      // (Taking mu_ here, which the caller still holds while it notifies,
-      // put the worker to sleep on the mutex: about 5 us per run on a VM.)
+      // fn_ and n_tasks_ were written before generation_'s release: no lock
+      // (the caller may still hold mu_ here; waiting for it could put the
+      // worker to sleep on the mutex).
       seen = generation_.load(std::memory_order_acquire);
       const std::function<void(size_t)>* fn = fn_;
       const size_t n_tasks = n_tasks_;

@@ -8,11 +8,11 @@
 // (|t| <= 128, |q| <= 127), and so are NF4 codes through their table
 // rounded to int8 (VPSHUFB; |t| <= 127). The code offset (and the 128 taken
 // off uint8 codes) comes back through the activations' lane sums, prepared
-// per block by the packer with the block scale. Lanes are scaled in float32 per block,
-// reduced once per output; with one scale per row the scale (and min) apply
-// after the reduction, and mins per group as the dot product of the row's
-// mins with the activation row's scaled sums per group, once per output, as
-// in the VNNI kernel.
+// per block by the packer with the block scale. Lanes are scaled in float32
+// per block, reduced once per output; with one scale per row the scale (and
+// min) apply after the reduction, and mins per group as the dot product of
+// the row's mins with the activation row's scaled sums per group, once per
+// output, as in the VNNI kernel.
 //
 // Every output runs the same instruction sequence whatever the tile shape, N
 // or thread split, so results are bit-identical across them.

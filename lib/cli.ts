@@ -81,6 +81,7 @@ function demo(opts: Map<string, string>): void {
     ['int8, int8 activations', () => quantize(w32, { bits: 8 }), { activations: 'int8' }],
     ['int4 (g32)', () => quantize(w32, { bits: 4, groupSize: 32, search: false })],
     ['int4, int8 activations', () => quantize(w32, { bits: 4, groupSize: 32, search: false }), { activations: 'int8' }],
+    ['NF4 (g64), int8 act.', () => quantize(w32, { scheme: 'nf4', groupSize: 64, search: false }), { activations: 'int8' }],
     ['sparse 2:4 (bf16)', () => prune(w32, { pattern: '2:4', values: 'bfloat16' })],
     ['sparse 80% (bf16)', () => prune(w32, { sparsity: 0.8, values: 'bfloat16' })],
     ['sparse 90% (bf16)', () => prune(w32, { sparsity: 0.9, values: 'bfloat16' })],

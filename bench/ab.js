@@ -17,12 +17,14 @@
 //   --sparsity S       (default 0.8)          --cache cold|hot (default hot)
 //   --rounds R         (default 31)           --calls C      calls per round and side (default 10)
 //   --cold-mb MB       weight copies rotated through when cold (default 160: > 4x the 32 MiB L3)
+//   --threads T        both libraries' thread count (default: theirs); 1 keeps the two pools'
+//                      spinning workers out of small-call comparisons
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs, rng, fillGaussian, median } from './common.js';
 
 const args = parseArgs();
-const known = new Set(['a', 'b', 'weights', 'shape', 'n', 'sparsity', 'cache', 'rounds', 'calls', 'cold-mb', 'activations']);
+const known = new Set(['a', 'b', 'weights', 'shape', 'n', 'sparsity', 'cache', 'rounds', 'calls', 'cold-mb', 'activations', 'threads']);
 for (const k of Object.keys(args)) if (!known.has(k)) throw new Error(`unknown option --${k}`);
 if (!args.a) throw new Error('--a DIR is required (a checkout with a built addon and dist/)');
 const kind = args.weights ?? 'clustered4';
@@ -32,6 +34,7 @@ const rounds = Number(args.rounds ?? 31), calls = Number(args.calls ?? 10), cold
 
 const load = (dir) => import(pathToFileURL(resolve(dir, 'dist/index.js')).href);
 const A = await load(args.a), B = await load(args.b ?? '.');
+if (args.threads !== undefined) for (const L of [A, B]) L.setNumThreads(Number(args.threads));
 
 const w = fillGaussian(new Float32Array(M * K), rng(1), 0.02);
 const x = fillGaussian(new Float32Array(N * K), rng(2));

@@ -120,6 +120,14 @@ Napi::Value run(const Napi::CallbackInfo& info, bool async, std::function<void()
   return p;
 }
 
+// As above, with the values to keep alive listed by keep() only for async
+// calls (reading the weights' properties again costs a sync call time).
+template <typename Keep>
+Napi::Value run_keeping(const Napi::CallbackInfo& info, bool async, std::function<void()> work,
+                        Napi::Value result, Keep keep) {
+  return async ? run(info, true, std::move(work), result, keep()) : run(info, false, std::move(work), result, {});
+}
+
 Napi::Value CpuInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const sparq::CpuFeatures& f = sparq::cpu_features();
@@ -281,8 +289,9 @@ Napi::Value LinearQuant(const Napi::CallbackInfo& info) {
   if (int8_act && (K % 32 != 0 || (w.group_size != 0 && w.group_size < 32) || !identity_table))
     throw Napi::RangeError::New(env, "int8 activations need K % 32 == 0, groupSize 0 or >= 32, and 4-bit codes with mins to be their values");
   Napi::Object q = info[3].As<Napi::Object>();
-  return run(info, info[7].ToBoolean(), [=] { sparq::linear_quant(x, N, K, w, M, bias, y, int8_act); }, info[6],
-             {info[0], q.Get("codes"), q.Get("scales"), q.Get("mins"), q.Get("lut"), info[5], info[6]});
+  return run_keeping(info, info[7].ToBoolean(), [=] { sparq::linear_quant(x, N, K, w, M, bias, y, int8_act); }, info[6], [&] {
+    return std::vector<Napi::Value>{info[0], q.Get("codes"), q.Get("scales"), q.Get("mins"), q.Get("lut"), info[5], info[6]};
+  });
 }
 
 // A typed array property of o with at least `count` elements; sets *length.
@@ -378,9 +387,10 @@ Napi::Value LinearSparse(const Napi::CallbackInfo& info) {
   const auto [N, K, M, x, bias, y] = linear_io(info);
   const sparq::SparseWeights w = sparse_arg(info, 3, M, K);
   Napi::Object o = info[3].As<Napi::Object>();
-  return run(info, info[7].ToBoolean(), [=] { sparq::linear_sparse(x, N, K, w, M, bias, y); }, info[6],
-             {info[0], o.Get("values"), o.Get("offsets"), o.Get("masks"), o.Get("cols"), o.Get("codes"), o.Get("scales"),
-              info[5], info[6]});
+  return run_keeping(info, info[7].ToBoolean(), [=] { sparq::linear_sparse(x, N, K, w, M, bias, y); }, info[6], [&] {
+    return std::vector<Napi::Value>{info[0], o.Get("values"), o.Get("offsets"), o.Get("masks"), o.Get("cols"),
+                                    o.Get("codes"), o.Get("scales"), info[5], info[6]};
+  });
 }
 
 // dequantize(q, M, K, out)
@@ -581,11 +591,13 @@ Napi::Value LinearClustered(const Napi::CallbackInfo& info) {
     const size_t books = sparq::clustered_books(M, w.rows_per_book);
     const sparq::ClusteredI8Books i8{typed_prop<const uint8_t>(env, b, "tables", napi_uint8_array, checked_mul(env, books, 16)),
                                      typed_prop<const float>(env, b, "scales", napi_float32_array, books)};
-    return run(info, info[7].ToBoolean(), [=] { sparq::linear_clustered_i8(x, N, K, w, i8, M, bias, y); }, info[6],
-               {info[0], c.Get("indices"), b.Get("tables"), b.Get("scales"), info[5], info[6]});
+    return run_keeping(info, info[7].ToBoolean(), [=] { sparq::linear_clustered_i8(x, N, K, w, i8, M, bias, y); }, info[6], [&] {
+      return std::vector<Napi::Value>{info[0], c.Get("indices"), b.Get("tables"), b.Get("scales"), info[5], info[6]};
+    });
   }
-  return run(info, info[7].ToBoolean(), [=] { sparq::linear_clustered(x, N, K, w, M, bias, y); }, info[6],
-             {info[0], c.Get("indices"), c.Get("codebook"), info[5], info[6]});
+  return run_keeping(info, info[7].ToBoolean(), [=] { sparq::linear_clustered(x, N, K, w, M, bias, y); }, info[6], [&] {
+    return std::vector<Napi::Value>{info[0], c.Get("indices"), c.Get("codebook"), info[5], info[6]};
+  });
 }
 
 // clusteredI8Books(c, M, K, tables: Uint8Array(books * 16), scales: Float32Array(books))

@@ -4,7 +4,7 @@ import {
 } from '../lib/index.js';
 import type { ClusterOptions } from '../lib/index.js';
 import {
-  absmaxBaseline, clusteredInt8Ref, decodeClusteredRef, f16ToF32Ref, f32ToF16Ref, firstMismatch, inertiaRef, kmeans1dBrute, kmeans1dDivideConquer, linearRef, randomArray, rng, syntheticWeights,
+  absmaxBaseline, clusteredInt8Ref, decodeClusteredRef, f16ToF32Ref, f32ToF16Ref, firstMismatch, inertiaRef, kmeans1dBrute, kmeans1dDivideConquer, linearRef, randomArray, rng, roundHalfEven, syntheticWeights,
 } from './reference/index.js';
 import { hasSilero, sileroTensors } from './reference/silero.js';
 
@@ -456,14 +456,13 @@ describe("linear on 4-bit clustered weights with activations: 'int8' (integer do
     for (let n = 0; n < N; n++)
       for (let s0 = 0; s0 < K; s0 += 128) for (let g = 0; g < 4; g++) if (s0 + 4 * g < K) x[n * K + s0 + 4 * g] = g % 2 ? 254 : -254;
     const y = linear(Tensor.from(x, [N, K]), c, null, int8).data;
-    const rne = (v: number) => { const r = Math.round(v); return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r; };
     const w = decodeClusteredRef(c);
     for (let n = 0; n < N; n++)
       for (let m = 0; m < M; m++) {
         let want = 0;
         // Group g's smallest index in a step is 4g (set to ±254 above), so every group with a member
         // below K has scale 2, the tail step's included.
-        for (let k = 0; k < K; k++) want += rne(x[n * K + k] / 2) * 2 * w[m * K + k];
+        for (let k = 0; k < K; k++) want += roundHalfEven(x[n * K + k] / 2) * 2 * w[m * K + k];
         expect(y[n * M + m], `y[${n}, ${m}]`).toBe(want);
       }
   });

@@ -3,6 +3,7 @@
 // not from prefix sums), the weighted inertia of an assignment, and a
 // decoder of ClusteredTensor's packed indices and codebooks.
 import { f16ToF32Ref } from './half.js';
+import { int8CodeRef } from './quant.js';
 
 /** Sorted distinct values with summed weights (zero weights dropped). */
 export function uniqueWeighted(values: ArrayLike<number>, weights?: ArrayLike<number> | null): { x: number[]; w: number[] } {
@@ -169,15 +170,6 @@ export function kmeans1dDivideConquer(values: ArrayLike<number>, k: number, weig
     prev = cur;
   }
   return prev[n - 1];
-}
-
-/** round-half-even of a float32 quotient, clamped to [-127, 127] (the int8 rule of native/core/clustered.h). */
-function int8CodeRef(v: number, d: number): number {
-  if (d === 0) return 0;
-  const q = Math.fround(v / d);
-  let r = Math.round(q);
-  if (r - q === 0.5 && r % 2 !== 0) r -= 1;
-  return Math.max(-127, Math.min(127, r));
 }
 
 /**

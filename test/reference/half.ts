@@ -15,7 +15,8 @@ export function bitsToF32(bits: number): number {
   return f32[0];
 }
 
-function roundHalfEven(q: number): number {
+/** Round half to even (the default IEEE rounding of an integer conversion). */
+export function roundHalfEven(q: number): number {
   const r = Math.round(q);
   return r - q === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }

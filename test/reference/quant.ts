@@ -1,7 +1,7 @@
 // Plain TypeScript references for quantization: decode a QuantizedTensor's
 // codes and scales, and the round-to-nearest absmax baseline the searched
 // scales must beat.
-import { f16ToF32Ref } from './half.js';
+import { f16ToF32Ref, roundHalfEven } from './half.js';
 
 export interface QuantFields {
   shape: readonly [number, number];
@@ -21,13 +21,13 @@ export const NF4_REF = [
   0.7229568362236023, 1,
 ].map(Math.fround);
 
-/** int8 code of v at scale d: round half to even of fround(v / d), clamped to ±127 (0 when d is 0). */
-function int8CodeRef(v: number, d: number): number {
-  if (d === 0) return 0;
-  const t = Math.fround(v / d);
-  let r = Math.round(t);
-  if (r - t === 0.5 && r % 2 !== 0) r -= 1;
-  return Math.max(-127, Math.min(127, r));
+/**
+ * int8 code of v at scale d: round half to even of fround(v / d), clamped to
+ * ±127 (0 when d is 0); the rule of int8_code in native/core/quant.h, used by
+ * every int8 activation, codebook and NF4 table code.
+ */
+export function int8CodeRef(v: number, d: number): number {
+  return d === 0 ? 0 : Math.max(-127, Math.min(127, roundHalfEven(Math.fround(v / d))));
 }
 
 /** NF4 levels as the int8-activation mode uses them: rounded to int8 at scale max |level| / 127 = 1 / 127. */

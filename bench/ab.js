@@ -10,8 +10,10 @@
 // Options:
 //   --a DIR, --b DIR   checkouts with a built addon and dist/ (default: --b is this checkout)
 //   --weights KIND     f32 | bf16 | int8 | int4 | int4-g128 | int4-asym | nf4 | clustered4 | clustered2 |
-//                      bitmap | csr | bitmap-int4 | csr-int4 (sparse kinds pruned to --sparsity;
-//                      int4 kinds: groups of 32 unless named, nf4: groups of 64; no scale search)
+//                      bitmap | csr | ell | bitmap-int4 | csr-int4 (sparse kinds pruned to --sparsity,
+//                      bfloat16 values; int4 kinds: groups of 32 unless named, nf4: groups of 64;
+//                      no scale search)
+//   --weights-b KIND   B's kind (default --weights): with --a . compares two kinds in one build
 //   --activations A    float32 | int8 (linear's options.activations, quantized weights only)
 //   --shape MxK        (default 4096x4096)    --n N          activation rows (default 1)
 //   --sparsity S       (default 0.8)          --cache cold|hot (default hot)
@@ -24,10 +26,10 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs, rng, fillGaussian, median } from './common.js';
 
 const args = parseArgs();
-const known = new Set(['a', 'b', 'weights', 'shape', 'n', 'sparsity', 'cache', 'rounds', 'calls', 'cold-mb', 'activations', 'threads']);
+const known = new Set(['a', 'b', 'weights', 'weights-b', 'shape', 'n', 'sparsity', 'cache', 'rounds', 'calls', 'cold-mb', 'activations', 'threads']);
 for (const k of Object.keys(args)) if (!known.has(k)) throw new Error(`unknown option --${k}`);
 if (!args.a) throw new Error('--a DIR is required (a checkout with a built addon and dist/)');
-const kind = args.weights ?? 'clustered4';
+const kind = args.weights ?? 'clustered4', kindB = args['weights-b'] ?? kind;
 const [M, K] = String(args.shape ?? '4096x4096').split('x').map(Number);
 const N = Number(args.n ?? 1), sparsity = Number(args.sparsity ?? 0.8), cold = (args.cache ?? 'hot') === 'cold';
 const rounds = Number(args.rounds ?? 31), calls = Number(args.calls ?? 10), coldBytes = Number(args['cold-mb'] ?? 160) * 2 ** 20;
@@ -40,10 +42,10 @@ const w = fillGaussian(new Float32Array(M * K), rng(1), 0.02);
 const x = fillGaussian(new Float32Array(N * K), rng(2));
 
 /** `kind` weights made by library L, and a function copying them (distinct buffers). */
-function make(L) {
+function make(L, kind) {
   const t = L.Tensor.from(w, [M, K]);
   const own = (v) => (typeof v.clone === 'function' ? v.clone() : null); // aligned storage (older builds: none)
-  const sparse = (values) => L.prune(t, { sparsity, values, format: kind.startsWith('csr') ? 'csr' : 'bitmap' });
+  const sparse = (values) => L.prune(t, { sparsity, values, format: kind.split('-')[0] });
   const made = {
     f32: () => own(t) ?? t, bf16: () => t.to('bfloat16'),
     int8: () => L.quantize(t, { bits: 8 }), int4: () => L.quantize(t, { bits: 4, groupSize: 32, search: false }),
@@ -51,7 +53,7 @@ function make(L) {
     'int4-asym': () => L.quantize(t, { bits: 4, groupSize: 32, scheme: 'asymmetric', search: false }),
     nf4: () => L.quantize(t, { scheme: 'nf4', groupSize: 64, search: false }),
     clustered4: () => L.cluster(t, { bits: 4 }), clustered2: () => L.cluster(t, { bits: 2 }),
-    bitmap: () => sparse('bfloat16'), csr: () => sparse('bfloat16'),
+    bitmap: () => sparse('bfloat16'), csr: () => sparse('bfloat16'), ell: () => sparse('bfloat16'),
     'bitmap-int4': () => L.quantize(sparse('float32'), { bits: 4 }), 'csr-int4': () => L.quantize(sparse('float32'), { bits: 4 }),
   }[kind];
   if (!made) throw new Error(`--weights: unknown kind ${kind}`);
@@ -64,7 +66,7 @@ function make(L) {
   return { set, bytes, xt: L.Tensor.from(x, [N, K]), linear: (xt, wt) => L.linear(xt, wt, null, options) };
 }
 
-const a = make(A), b = make(B);
+const a = make(A, kind), b = make(B, kindB);
 const ya = a.linear(a.xt, a.set[0]).data, yb = b.linear(b.xt, b.set[0]).data;
 let diff = 0;
 for (let i = 0; i < ya.length; i++) diff = Math.max(diff, Math.abs(ya[i] - yb[i]));
@@ -84,6 +86,7 @@ for (let r = 0; r < rounds; r++) {
   }
 }
 const ratio = median(ta.map((t, i) => t / tb[i]));
-console.log(`${kind} ${M}x${K} N=${N}${kind.includes('bitmap') || kind.includes('csr') ? ` sparsity ${sparsity}` : ''} ${cold ? `cold (${a.set.length}/${b.set.length} copies)` : 'hot'}: ` +
+const sparse = /bitmap|csr|ell/.test(kind + kindB);
+console.log(`${kind === kindB ? kind : `A ${kind}, B ${kindB}`} ${M}x${K} N=${N}${sparse ? ` sparsity ${sparsity}` : ''} ${cold ? `cold (${a.set.length}/${b.set.length} copies)` : 'hot'}: ` +
   `A ${median(ta).toFixed(3)} ms (${(a.bytes / 2 ** 20).toFixed(1)} MiB), B ${median(tb).toFixed(3)} ms (${(b.bytes / 2 ** 20).toFixed(1)} MiB); ` +
   `median ratio A/B ${ratio.toFixed(2)} over ${rounds} rounds; max |yA - yB| ${diff.toExponential(2)}`);

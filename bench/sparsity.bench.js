@@ -24,9 +24,9 @@
 //   --shapes 4096x4096,11008x4096   (MxK)
 //   --n 1,8,32              batch rows
 //   --sparsities LIST       unstructured sparsities in [0, 1) and N:M patterns (default 0,0.5,0.7,0.8,0.9,0.95,2:4)
-//   --formats LIST          sparse formats to time (default bitmap,csr,nm; nm at N:M levels only)
+//   --formats LIST          sparse formats to time (default bitmap,csr,nm,ell; nm at N:M levels only)
 //   --f32-at S              the level also timed with float32 values (default 0.8; 'none' to skip)
-//   --int4-at LIST          levels also timed with 4-bit values in every format
+//   --int4-at LIST          levels also timed with 4-bit values in every format but ell
 //                           (quantize(sparse, { bits: 4 }); default 0.8,0.9,2:4; 'none' to skip)
 //   --cache cold,hot
 //   --no-ort                skip onnxruntime-node
@@ -61,7 +61,7 @@ const defaultOut = `${here}/results/sparsity.md`;
 const SIGMA = 0.02;
 const TOL = 1e-4;
 const NM_PATTERNS = ['1:4', '2:4', '3:4', '1:8', '2:8', '3:8', '4:8'];
-const FORMATS = ['bitmap', 'csr', 'nm'];
+const FORMATS = ['bitmap', 'csr', 'nm', 'ell'];
 
 // ------------------------------------------------------------ options
 const args = parseArgs();
@@ -131,7 +131,8 @@ const log = (s = '') => process.stdout.write(`${s}\n`);
 const levelFormats = (l) => formats.filter((f) => f !== 'nm' || l.nm);
 const f32Formats = (l) => (l.key === f32At ? levelFormats(l).filter((f) => f !== 'nm') : []);
 const perGroupDense = 1 + (useBf16 ? 1 : 0) + (useOrt ? 1 : 0);
-const perGroupLevels = levels.reduce((t, l) => t + 1 + levelFormats(l).length * (int4At.has(l.key) ? 2 : 1) + f32Formats(l).length, 0);
+const int4Formats = (l) => (int4At.has(l.key) ? levelFormats(l).filter((f) => f !== 'ell') : []); // quantize needs contiguous rows
+const perGroupLevels = levels.reduce((t, l) => t + 1 + levelFormats(l).length + int4Formats(l).length + f32Formats(l).length, 0);
 const measurements = shapes.length * Ns.length * caches.length * (perGroupDense + perGroupLevels);
 // About 0.15 s per round beyond maxTime (warm-up, gc, the 50 ms pause, probe).
 const timingMinutes = (measurements * (timing.maxTime + rounds * 0.15)) / 60;
@@ -155,6 +156,7 @@ function sparseBytes(format, valueBytes, level, M, K) {
   const nnz = level.nm ? (M * K * n) / g : M * K - Math.round(level.sparsity * M * K);
   if (format === 'bitmap') return (nnz + 16) * valueBytes + M * Math.ceil(K / 16) * 2 + (M + 1) * 4;
   if (format === 'csr') return (nnz + 16) * (valueBytes + 2) + (M * Math.ceil(K / 65536) + 1) * 4;
+  if (format === 'ell') return 1.5 * nnz * (valueBytes + 1); // padding: about 1.3-1.5x at 80-90% sparsity
   return (nnz + 16) * valueBytes + M * Math.ceil(((K / g) * n * Math.log2(g)) / 8) + 8;
 }
 if (args['dry-run']) {
@@ -383,7 +385,7 @@ for (const { M, K } of shapes) {
     // Sparse int4: every format with 4-bit values (quantize: symmetric, one
     // table of 16 levels per row), checked against linear on its own toDense().
     if (int4At.has(level.key)) {
-      for (const v of variants.filter((x) => x.values === 'bfloat16')) {
+      for (const v of variants.filter((x) => x.values === 'bfloat16' && int4Formats(level).includes(x.format))) {
         const q = quantize(v.t, { bits: 4 });
         if (v.format === base.format) {
           // Same layout and kernels as 4-bit clustered values (cluster(sparse)): only their error is reported.
@@ -521,7 +523,7 @@ if (problems.length) {
 
 // ------------------------------------------------------------ chart
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
-const FORMAT_DASH = { bitmap: '7 4', csr: '2 3', nm: '1 0' };
+const FORMAT_DASH = { bitmap: '7 4', csr: '2 3', nm: '1 0', ell: '5 2 1 2' };
 function chartFor(shape, cache) {
   const series = [];
   const unstructured = levels.filter((l) => !l.nm).sort((a, b) => a.sparsity - b.sparsity);

@@ -35,7 +35,7 @@ export interface NativeQuantWeights {
 
 /** Sparse weights as native/core/sparse.h describes them (arrays padded as it says). */
 export interface NativeSparseWeights {
-  /** 0 bitmap, 1 csr, 2 nm (SparseFormat). */
+  /** 0 bitmap, 1 csr, 2 nm, 3 ell (SparseFormat). */
   format: number;
   /** NativeWeightType of the values, 3: int8 codes with per-row scales, 4: 4-bit indices into per-row tables. */
   valueType: number;
@@ -47,6 +47,7 @@ export interface NativeSparseWeights {
   offsets: Uint32Array | null;
   masks: Uint16Array | null;
   cols: Uint16Array | null;
+  panelCols: Uint8Array | null;
   codes: Uint8Array | null;
   /** nm: values per group, and the group size (0 for the other formats). */
   n: number;

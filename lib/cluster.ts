@@ -404,7 +404,7 @@ function clusterSparse<R, T>(
   only('opts.dim', o.dim, 1);
   only('opts.groupSize', o.groupSize, undefined);
   only('opts.codebookType', o.codebookType, 'float32');
-  w.checkFloatValues();
+  w.checkCompressible();
   const [M, K] = w.shape;
   const importance = o.importance === undefined || o.importance === null ? null : checkImportance(o.importance, M, K);
   const vals = w.storedValues();

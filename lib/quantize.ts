@@ -235,7 +235,7 @@ function quantizeSparse(w: SparseTensor, opts?: QuantizeOptions): SparseTensor {
   }
   const search = o.search ?? true;
   if (typeof search !== 'boolean') throw typeError('opts.search', 'a boolean', search);
-  w.checkFloatValues();
+  w.checkCompressible();
   const M = w.shape[0];
   const vals = w.storedValues();
   const table = alignedArray(Float32Array, M * LUT4_ENTRIES);

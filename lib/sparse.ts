@@ -1,14 +1,14 @@
 // Sparse weight matrices [M, K]: pruning (by magnitude, or as Wanda does by
 // magnitude times a per-input-channel importance; unstructured, per row or
-// N:M) and the three storage formats of native/core/sparse.h that `linear`
-// computes on: bitmap, csr and nm.
+// N:M) and the four storage formats of native/core/sparse.h that `linear`
+// computes on: bitmap, csr, nm and ell.
 import { native, NativeHalfType, NativeWeightType, type NativeSparseWeights } from './binding.js';
 import { rangeError, received, typeError } from './errors.js';
 import { checkTensor, Tensor } from './tensor.js';
 import { alignedArray, alignedCopy, type TypedArrayClass } from './memory.js';
 
 /** Storage formats (native/core/sparse.h). */
-export type SparseFormat = 'bitmap' | 'csr' | 'nm';
+export type SparseFormat = 'bitmap' | 'csr' | 'nm' | 'ell';
 /** Storage type of the stored values. */
 export type SparseValueType = 'float32' | 'float16' | 'bfloat16';
 /** What a SparseTensor stores: float values, or the int8 / 4-bit table forms of quantize(sparse) and cluster(sparse). */
@@ -58,12 +58,15 @@ const CODE_PAD = 8; // zero bytes after the nm codes
 const CSR_BLOCK = 65536; // kCsrBlock
 const TILE = 16; // kBitmapTile
 const MAX_NNZ = 0xffffffff; // offsets are uint32
-const FORMATS: readonly SparseFormat[] = ['bitmap', 'csr', 'nm'];
+const ELL_ROWS = 16; // kEllRows: rows per ell group
+const ELL_PANEL = 128; // kEllPanel: columns per ell panel
+const ELL_PAD = 0x80; // kEllPadBit: panelCols bit of padding entries
+const FORMATS: readonly SparseFormat[] = ['bitmap', 'csr', 'nm', 'ell'];
 /** Native value types of int8 codes and 4-bit table indices (native/core/weight_type.h kI8, kLut4). */
 const NATIVE_INT8 = 3, NATIVE_LUT4 = 4;
 /** Entries of a 'lut4' row table. */
 export const LUT4_ENTRIES = 16;
-const FORMAT_CODE = { bitmap: 0, csr: 1, nm: 2 } as const;
+const FORMAT_CODE = { bitmap: 0, csr: 1, nm: 2, ell: 3 } as const;
 const VALUE_TYPES: readonly SparseValueType[] = ['float32', 'float16', 'bfloat16'];
 const NM_PATTERNS: readonly NmPattern[] = ['1:4', '2:4', '3:4', '1:8', '2:8', '3:8', '4:8'];
 const NM_EXPECTED = "an N:M pattern with M = 4 and N in 1..3, or M = 8 and N in 1..4 (e.g. '2:4')";
@@ -108,7 +111,7 @@ function checkOptionsObject(argument: string, opts: unknown): Record<string, unk
 }
 
 function checkFormat(argument: string, value: unknown): SparseFormat | 'auto' {
-  const expected = "'bitmap', 'csr', 'nm' or 'auto'";
+  const expected = "'bitmap', 'csr', 'nm', 'ell' or 'auto'";
   if (value === undefined) return 'auto';
   if (typeof value !== 'string') throw typeError(argument, expected, value);
   if (value !== 'auto' && !FORMATS.includes(value as SparseFormat)) throw rangeError(argument, expected, value);
@@ -182,27 +185,40 @@ interface SparseArrays {
   offsets: Uint32Array | null;
   masks: Uint16Array | null;
   cols: Uint16Array | null;
+  panelCols: Uint8Array | null;
   codes: Uint8Array | null;
 }
 
 const tilesOf = (K: number) => Math.ceil(K / TILE);
 const blocksOf = (K: number) => Math.ceil(K / CSR_BLOCK);
 const codeStride = (K: number, nm: Nm) => Math.ceil(((K / nm.group) * nm.n * nm.bits) / 8);
+const panelsOf = (K: number) => Math.ceil(K / ELL_PANEL);
+const ellGroupsOf = (M: number) => Math.ceil(M / ELL_ROWS);
+type ValueArray = Float32Array | Uint16Array | Int8Array | Uint8Array;
+
+/** Row m's stored columns and values, kept until its ell group is written. */
+interface PendingRow {
+  cols: Int32Array;
+  values: ValueArray;
+}
 
 /**
  * Writes the arrays of one format row by row (rows in order), given row m's
  * stored columns, increasing, each with the index of its value in `src`.
  * With `shared`, `src` already is the values array in that order (bitmap,
  * csr and nm all store a row's values in K order, rows consecutive), and
- * only the index structure is written.
+ * only the index structure is written. 'ell' interleaves the rows of a group:
+ * it keeps each group's rows until the last, then writes the group.
  */
 class Writer {
   readonly arrays: SparseArrays;
   private v = 0;
+  private pending: PendingRow[] = [];
+  private entries = 0; // ell: entries written (vectors · 16)
 
   constructor(
     private readonly format: SparseFormat,
-    M: number,
+    private readonly M: number,
     private readonly K: number,
     private readonly nnz: number,
     private readonly nm: Nm | null,
@@ -210,12 +226,17 @@ class Writer {
     private readonly shared: boolean,
     private readonly overflow: (m: number, k0: number, count: number) => Error,
   ) {
-    const values = shared ? src : alignedArray(src.constructor as TypedArrayClass<typeof src>, nnz + PAD);
+    // ell: grown while writing (the padding is known group by group), cut to size by finish().
+    const capacity = format === 'ell' ? nnz + ELL_ROWS * panelsOf(K) + PAD : nnz + PAD;
+    const values = shared ? src : alignedArray(src.constructor as TypedArrayClass<typeof src>, capacity);
     this.arrays = {
       values,
-      offsets: format === 'bitmap' ? alignedArray(Uint32Array, M + 1) : format === 'csr' ? alignedArray(Uint32Array, M * blocksOf(K) + 1) : null,
+      offsets: format === 'bitmap' ? alignedArray(Uint32Array, M + 1)
+        : format === 'csr' ? alignedArray(Uint32Array, M * blocksOf(K) + 1)
+          : format === 'ell' ? alignedArray(Uint32Array, ellGroupsOf(M) * panelsOf(K) + 1) : null,
       masks: format === 'bitmap' ? alignedArray(Uint16Array, M * tilesOf(K)) : null,
       cols: format === 'csr' ? alignedArray(Uint16Array, nnz + PAD) : null,
+      panelCols: format === 'ell' ? alignedArray(Uint8Array, capacity) : null,
       codes: format === 'nm' ? alignedArray(Uint8Array, M * codeStride(K, nm!) + CODE_PAD) : null,
     };
   }
@@ -223,7 +244,13 @@ class Writer {
   row(m: number, cols: Int32Array, idx: Int32Array, count: number): void {
     const { values, offsets, masks } = this.arrays;
     const src = this.src;
-    if (this.format === 'bitmap') {
+    if (this.format === 'ell') {
+      const kept = new (src.constructor as new (length: number) => ValueArray)(count);
+      for (let i = 0; i < count; i++) kept[i] = src[idx[i]];
+      this.pending.push({ cols: cols.slice(0, count), values: kept });
+      this.v += count;
+      if (this.pending.length === ELL_ROWS || m === this.M - 1) this.writeGroup(Math.floor(m / ELL_ROWS));
+    } else if (this.format === 'bitmap') {
       const base = m * tilesOf(this.K);
       let v = this.v;
       for (let i = 0; i < count; i++) {
@@ -280,8 +307,70 @@ class Writer {
     }
   }
 
+  /**
+   * ell: group g's rows (pending) panel by panel: each lane's stored values in
+   * column order, then padding to the longest lane, pointing at the first
+   * column of the panel its row does not store (lanes past M: column 0).
+   */
+  private writeGroup(g: number): void {
+    const K = this.K, P = panelsOf(K), rows = this.pending, offsets = this.arrays.offsets!;
+    const next = new Int32Array(ELL_ROWS), counts = new Int32Array(ELL_ROWS), pads = new Int32Array(ELL_ROWS);
+    for (let p = 0; p < P; p++) {
+      const hi = (p + 1) * ELL_PANEL;
+      let longest = 0;
+      for (let l = 0; l < rows.length; l++) {
+        const c = rows[l].cols;
+        let i = next[l], free = 0;
+        for (; i < c.length && c[i] < hi; i++) if (c[i] === p * ELL_PANEL + free) free++;
+        counts[l] = i - next[l];
+        pads[l] = free;
+        longest = Math.max(longest, counts[l]);
+      }
+      this.reserve(this.entries + longest * ELL_ROWS);
+      const { values, panelCols } = this.arrays;
+      for (let j = 0; j < longest; j++) {
+        for (let l = 0; l < ELL_ROWS; l++) {
+          const e = this.entries + j * ELL_ROWS + l;
+          if (l < rows.length && j < counts[l]) {
+            values[e] = rows[l].values[next[l] + j];
+            panelCols![e] = rows[l].cols[next[l] + j] - p * ELL_PANEL;
+          } else {
+            values[e] = 0;
+            panelCols![e] = ELL_PAD | (l < rows.length ? pads[l] : 0);
+          }
+        }
+      }
+      for (let l = 0; l < rows.length; l++) next[l] += counts[l];
+      this.entries += longest * ELL_ROWS;
+      offsets[g * P + p + 1] = this.entries / ELL_ROWS;
+    }
+    this.pending = [];
+  }
+
+  /** ell: room for `entries` entries (plus PAD) in values and panelCols. */
+  private reserve(entries: number): void {
+    const { values, panelCols } = this.arrays;
+    if (entries + PAD <= values.length) return;
+    const capacity = Math.max(entries + PAD, Math.ceil(values.length * 1.5));
+    const grown = alignedArray(values.constructor as TypedArrayClass<ValueArray>, capacity);
+    grown.set(values);
+    const grownCols = alignedArray(Uint8Array, capacity);
+    grownCols.set(panelCols!);
+    this.arrays.values = grown;
+    this.arrays.panelCols = grownCols;
+  }
+
   finish(): SparseArrays {
     if (this.v !== this.nnz) throw new Error(`sparq internal error: wrote ${this.v} values, expected ${this.nnz}`);
+    if (this.format === 'ell' && this.arrays.values.length !== this.entries + PAD) {
+      // Cut to size: entries + PAD zero elements.
+      const values = alignedArray(this.arrays.values.constructor as TypedArrayClass<ValueArray>, this.entries + PAD);
+      values.set(this.arrays.values.subarray(0, this.entries));
+      const panelCols = alignedArray(Uint8Array, this.entries + PAD);
+      panelCols.set(this.arrays.panelCols!.subarray(0, this.entries));
+      this.arrays.values = values;
+      this.arrays.panelCols = panelCols;
+    }
     return this.arrays;
   }
 }
@@ -299,9 +388,17 @@ class Writer {
  * - 'nm': exactly n values in every group of `group` elements (explicit
  *   zeros where fewer are nonzero) and `codes`: per group the n positions,
  *   log2(group) bits each, in a little-endian bit stream per row.
- * `values` and `cols` end with 16 zero elements, `codes` with 8 zero bytes
- * (padding the kernels may read). The arrays are shared, not copied, between
- * tensors made by `.to()`; do not modify them.
+ * - 'ell' (sliced ELLPACK, for N = 1 to 3 activation rows): rows in groups of
+ *   16, columns in panels of 128. `offsets` (ceil(M/16)·ceil(K/128) + 1
+ *   uint32) gives each group and panel its vectors of 16 entries, entry l of
+ *   a vector belonging to row 16g + l: `values` and `panelCols` (uint8, the
+ *   column within the panel). Each row's stored values come in column order,
+ *   then padding to the group's longest row in that panel (value 0,
+ *   panelCols bit 7 set): `values` holds more than nnz elements, and a row's
+ *   values are not contiguous. float32 / float16 / bfloat16 values only.
+ * `values`, `cols` and `panelCols` end with 16 zero elements, `codes` with 8
+ * zero bytes (padding the kernels may read). The arrays are shared, not
+ * copied, between tensors made by `.to()`; do not modify them.
  */
 export class SparseTensor {
   readonly shape: readonly [number, number];
@@ -313,7 +410,7 @@ export class SparseTensor {
    * nibble first), into a table of 16 float32 weights per row (`table`).
    */
   readonly valueType: StoredValueType;
-  /** Stored values (explicit zeros included; for 'nm' M·K·n/group); `values` holds nnz + 16. */
+  /** Stored values (explicit zeros included; for 'nm' M·K·n/group); `values` holds nnz + 16 (for 'ell': plus the padding). */
   readonly nnz: number;
   /** 'nm': the N:M pattern ('2:4', ...); null for the other formats. */
   readonly nm: NmPattern | null;
@@ -325,6 +422,7 @@ export class SparseTensor {
   readonly offsets: Uint32Array | null;
   readonly masks: Uint16Array | null;
   readonly cols: Uint16Array | null;
+  readonly panelCols: Uint8Array | null;
   readonly codes: Uint8Array | null;
   readonly #nm: Nm | null;
 
@@ -344,6 +442,7 @@ export class SparseTensor {
     this.offsets = fields.offsets;
     this.masks = fields.masks;
     this.cols = fields.cols;
+    this.panelCols = fields.panelCols;
     this.codes = fields.codes;
     this.#nm = fields.nm === null ? null : parseNm('nm', fields.nm);
   }
@@ -407,10 +506,10 @@ export class SparseTensor {
     return n === 0 ? 0 : this.nnz / n;
   }
 
-  /** Exact storage: the byteLength of every array held (values, scales, table, offsets, masks, cols, codes), padding included. */
+  /** Exact storage: the byteLength of every array held (values, scales, table, offsets, masks, cols, panelCols, codes), padding included. */
   get byteLength(): number {
     return this.values.byteLength + (this.scales?.byteLength ?? 0) + (this.table?.byteLength ?? 0) + (this.offsets?.byteLength ?? 0)
-      + (this.masks?.byteLength ?? 0) + (this.cols?.byteLength ?? 0) + (this.codes?.byteLength ?? 0);
+      + (this.masks?.byteLength ?? 0) + (this.cols?.byteLength ?? 0) + (this.panelCols?.byteLength ?? 0) + (this.codes?.byteLength ?? 0);
   }
 
   /** byteLength·8 over M·K (0 for an empty shape). */
@@ -431,6 +530,7 @@ export class SparseTensor {
       offsets: this.offsets,
       masks: this.masks,
       cols: this.cols,
+      panelCols: this.panelCols,
       codes: this.codes,
       n: nm?.n ?? 0,
       group: nm?.group ?? 0,
@@ -452,7 +552,8 @@ export class SparseTensor {
 
   /**
    * The same stored set in another format: the values are kept as they are
-   * (bitmap, csr and nm→bitmap/csr share this tensor's `values`). To 'nm'
+   * (bitmap, csr and nm→bitmap/csr share this tensor's `values`; to and from
+   * 'ell' they are copied in the new order). To 'nm'
    * (pattern `opts.nm`, or this tensor's own), a group with more than n
    * stored values is a RangeError and groups with fewer get explicit zeros.
    * 'auto' applies the same rule as prune. Returns this tensor when nothing changes.
@@ -478,12 +579,16 @@ export class SparseTensor {
     if (toNm && this.valueType === 'lut4') {
       throw rangeError('format', "'bitmap' or 'csr' for 'lut4' values (convert to 'nm' before quantizing or clustering)", format);
     }
+    if (target === 'ell' && this.valueType === 'lut4') {
+      throw rangeError('format', "'bitmap', 'csr' or 'nm' for 'lut4' values ('ell' stores float or int8 values)", format);
+    }
     const nnz = toNm ? (M * K / nm!.group) * nm!.n : this.nnz;
     checkNnz(target, nnz, 'this');
     const overflow = (m: number, k0: number, c: number) => rangeError('this',
       `at most ${nm!.n} stored values in every group of ${nm!.group} along K for '${nm!.pattern}'`,
       received(`${c} in row ${m}, columns ${k0}..${k0 + nm!.group - 1}`));
-    const writer = new Writer(target, M, K, nnz, toNm ? nm : null, this.values, !toNm, overflow);
+    const shared = !toNm && target !== 'ell' && this.format !== 'ell'; // both store rows' values in K order
+    const writer = new Writer(target, M, K, nnz, toNm ? nm : null, this.values, shared, overflow);
     const cols = new Int32Array(K), idx = new Int32Array(K);
     for (let m = 0; m < M; m++) writer.row(m, cols, idx, this.storedRow(m, cols, idx));
     const arrays = writer.finish();
@@ -497,7 +602,8 @@ export class SparseTensor {
     return new SparseTensor({
       shape: [this.shape[0], this.shape[1]], format: this.format, valueType: this.valueType, nnz: this.nnz, nm: this.nm,
       values: alignedCopy(this.values), scales: alignedCopy(this.scales), table: alignedCopy(this.table),
-      offsets: alignedCopy(this.offsets), masks: alignedCopy(this.masks), cols: alignedCopy(this.cols), codes: alignedCopy(this.codes),
+      offsets: alignedCopy(this.offsets), masks: alignedCopy(this.masks), cols: alignedCopy(this.cols), panelCols: alignedCopy(this.panelCols),
+      codes: alignedCopy(this.codes),
     });
   }
 
@@ -505,7 +611,7 @@ export class SparseTensor {
   private withValues(valueType: 'int8' | 'lut4', values: Int8Array | Uint8Array, extra: { scales?: Float32Array; table?: Float32Array }): SparseTensor {
     return new SparseTensor({
       shape: [this.shape[0], this.shape[1]], format: this.format, valueType, nnz: this.nnz, nm: this.nm, ...extra,
-      values, offsets: this.offsets, masks: this.masks, cols: this.cols, codes: this.codes,
+      values, offsets: this.offsets, masks: this.masks, cols: this.cols, panelCols: this.panelCols, codes: this.codes,
     });
   }
 
@@ -528,6 +634,15 @@ export class SparseTensor {
           cols[c] = t * TILE + 31 - Math.clz32(low);
           idx[c++] = v++;
           mask ^= low;
+        }
+      }
+    } else if (this.format === 'ell') {
+      const P = panelsOf(K), g = Math.floor(m / ELL_ROWS), l = m % ELL_ROWS, offsets = this.offsets!, pc = this.panelCols!;
+      for (let p = 0; p < P; p++) {
+        for (let e = offsets[g * P + p] * ELL_ROWS + l; e < offsets[g * P + p + 1] * ELL_ROWS; e += ELL_ROWS) {
+          if (pc[e] & ELL_PAD) break; // padding follows the row's stored values
+          cols[c] = p * ELL_PANEL + pc[e];
+          idx[c++] = e;
         }
       }
     } else if (this.format === 'csr') {
@@ -561,7 +676,7 @@ export class SparseTensor {
    * shared with this tensor.
    */
   quantizeInt8(): SparseTensor {
-    this.checkFloatValues();
+    this.checkCompressible();
     const M = this.shape[0];
     const vals = this.storedValues();
     const codes = alignedArray(Int8Array, this.values.length);
@@ -611,14 +726,21 @@ export class SparseTensor {
     return this.withValues('lut4', indices, { table });
   }
 
-  /** @internal A RangeError unless the values are float32 / float16 / bfloat16 (quantize and cluster start from those). */
-  checkFloatValues(): void {
+  /**
+   * @internal A RangeError unless the values are float32 / float16 / bfloat16
+   * (quantize and cluster start from those) and each row's values are
+   * contiguous (not 'ell').
+   */
+  checkCompressible(): void {
     if (this.valueType === 'int8' || this.valueType === 'lut4') {
       throw rangeError('w', 'a SparseTensor with float values', `one with '${this.valueType}' values`);
     }
+    if (this.format === 'ell') {
+      throw rangeError('w', "a SparseTensor in format 'bitmap', 'csr' or 'nm' (convert with .to('csr'))", "one in format 'ell'");
+    }
   }
 
-  /** @internal Indices [lo, hi) of row m's values. */
+  /** @internal Indices [lo, hi) of row m's values (not for 'ell'). */
   rowRange(m: number): [number, number] {
     const K = this.shape[1];
     if (this.format === 'bitmap') return [this.offsets![m], this.offsets![m + 1]];
@@ -720,7 +842,7 @@ export function prune(w: Tensor<'float32' | 'float16' | 'bfloat16'>, opts?: Prun
   const importance = checkImportance(o.importance, K);
   const requested = checkFormat('opts.format', o.format);
   if (requested === 'nm' && nm === null) {
-    throw rangeError('opts.format', `'bitmap', 'csr' or 'auto' for pattern '${pattern}' ('nm' needs an N:M pattern)`, requested);
+    throw rangeError('opts.format', `'bitmap', 'csr', 'ell' or 'auto' for pattern '${pattern}' ('nm' needs an N:M pattern)`, requested);
   }
   const valueType = checkValueType('opts.values', o.values, dtype);
   if (nm !== null) checkGroupDividesK(nm, K, wt.shape);

@@ -6,7 +6,9 @@ import {
   firstMismatch, layoutProblem, linearRef, pruneRef, randomArray, rng, sparseToDenseRef, storedMaskRef, storedRef,
 } from './reference/index.js';
 
-const FORMATS: SparseFormat[] = ['bitmap', 'csr', 'nm'];
+const FORMATS: SparseFormat[] = ['bitmap', 'csr', 'nm', 'ell'];
+/** The formats that store each row's values contiguously: quantize and cluster start from these. */
+const ROW_FORMATS: SparseFormat[] = ['bitmap', 'csr', 'nm'];
 const VALUE_TYPES: SparseValueType[] = ['float32', 'float16', 'bfloat16'];
 const NM_PATTERNS: NmPattern[] = ['1:4', '2:4', '3:4', '1:8', '2:8', '3:8', '4:8'];
 
@@ -111,7 +113,7 @@ describe('SparseTensor.fromDense and toDense', () => {
         const s = SparseTensor.fromDense(w, opts);
         const again = SparseTensor.fromDense(s.toDense(), { ...opts, values: vt });
         expect(layoutProblem(s)).toBeNull();
-        for (const key of ['values', 'offsets', 'masks', 'cols', 'codes'] as const) {
+        for (const key of ['values', 'offsets', 'masks', 'cols', 'panelCols', 'codes'] as const) {
           expect(again[key] === null ? null : Array.from(again[key]!)).toEqual(s[key] === null ? null : Array.from(s[key]!));
         }
       },
@@ -197,15 +199,15 @@ describe('SparseTensor.fromDense and toDense', () => {
     const w = Tensor.from(fitNm(randomArray(M * K, 2), '2:4'), [M, K]).to('bfloat16');
     const fromNm = SparseTensor.fromDense(w, { format: 'nm', nm: '2:4' });
     const fromBitmap = SparseTensor.fromDense(w, { format: 'bitmap' });
-    for (const src of [fromNm, fromBitmap, fromBitmap.to('csr')]) {
+    for (const src of [fromNm, fromBitmap, fromBitmap.to('csr'), fromBitmap.to('ell')]) {
       for (const format of FORMATS) {
         const t = src.to(format, format === 'nm' ? { nm: '2:4' } : undefined);
         expectLayout(t);
         expect(firstBitDifference(t.toDense().data, w.toFloat32().data), `${src} -> ${format}`).toBe(-1);
         expect(t.valueType).toBe('bfloat16');
-        if (format !== 'nm') {
-          expect(Array.from(storedMask(t))).toEqual(Array.from(storedMask(src)));
-          expect(t.values).toBe(src.values); // shared, not copied
+        if (format !== 'nm') expect(Array.from(storedMask(t))).toEqual(Array.from(storedMask(src)));
+        if (format !== 'nm' && format !== 'ell' && src.format !== 'ell') {
+          expect(t.values).toBe(src.values); // shared, not copied (ell orders its values differently)
         }
       }
     }
@@ -281,7 +283,7 @@ describe('SparseTensor.fromDense and toDense', () => {
     for (const t of [s, quantize(s), quantize(s, { bits: 4 }), cluster(s, { bits: 2 }), prune(w, { pattern: '2:4', format: 'nm' })]) {
       const c = t.clone();
       expect(String(c)).toBe(String(t));
-      for (const k of ['values', 'scales', 'table', 'offsets', 'masks', 'cols', 'codes'] as const) {
+      for (const k of ['values', 'scales', 'table', 'offsets', 'masks', 'cols', 'panelCols', 'codes'] as const) {
         if (t[k] === null) expect(c[k]).toBeNull();
         else {
           expect(c[k]).not.toBe(t[k]);
@@ -466,8 +468,8 @@ describe('prune and fromDense bad input', () => {
     expect(() => prune(w, { importance: new Float32Array(8).fill(Infinity) })).toThrow(/finite values >= 0/);
     expect(() => prune(w, { importance: [1, 2, 3, 4, 5, 6, 7, 8] as unknown as Float32Array })).toThrow(TypeError);
     expect(() => prune(w, { importance: Tensor.zeros([8]).to('float16') as unknown as Tensor<'float32'> })).toThrow(TypeError);
-    expect(() => prune(w, { format: 'coo' as SparseFormat })).toThrow(new RangeError(`Expected 'bitmap', 'csr', 'nm' or 'auto' for opts.format but received "coo"`));
-    expect(() => prune(w, { format: 'nm' })).toThrow(/'bitmap', 'csr' or 'auto' for pattern 'unstructured' \('nm' needs an N:M pattern\) for opts.format but received "nm"/);
+    expect(() => prune(w, { format: 'coo' as SparseFormat })).toThrow(new RangeError(`Expected 'bitmap', 'csr', 'nm', 'ell' or 'auto' for opts.format but received "coo"`));
+    expect(() => prune(w, { format: 'nm' })).toThrow(/'bitmap', 'csr', 'ell' or 'auto' for pattern 'unstructured' \('nm' needs an N:M pattern\) for opts.format but received "nm"/);
     expect(() => prune(w, { values: 'int8' as SparseValueType })).toThrow(/'float32', 'float16' or 'bfloat16' for opts.values but received "int8"/);
     expect(() => prune(w, 3 as unknown as PruneOptions)).toThrow(TypeError);
   });
@@ -519,7 +521,8 @@ describe('linear on sparse weights', () => {
     try {
       const { quantize } = await import('../lib/index.js');
       for (const s of [prune(w, { sparsity: 0.8, format: 'csr', values: 'bfloat16' }), prune(w, { sparsity: 0.6, format: 'bitmap' }),
-        prune(w, { pattern: '2:4', format: 'nm', values: 'float16' }), quantize(prune(w, { sparsity: 0.8, format: 'csr' }), { bits: 4 })]) {
+        prune(w, { pattern: '2:4', format: 'nm', values: 'float16' }), quantize(prune(w, { sparsity: 0.8, format: 'csr' }), { bits: 4 }),
+        prune(w, { sparsity: 0.8, format: 'ell', values: 'bfloat16' }), quantize(prune(w, { sparsity: 0.7, format: 'csr' })).to('ell')]) {
         const all = linear(x, s).data;
         for (const n of [0, 5, 17, 52]) {
           const one = linear(Tensor.from(x.data.slice(n * K, (n + 1) * K), [1, K]), s).data;
@@ -546,7 +549,8 @@ describe('linear on sparse weights', () => {
     x[2 * K + 5] = -Infinity; // row 2: -Inf where only w[2] is pruned -> NaN there, ±Inf elsewhere
     const xt = Tensor.from(x, [3, K]);
     for (const s of [SparseTensor.fromDense(w, { format: 'bitmap' }), SparseTensor.fromDense(w, { format: 'csr' }),
-      SparseTensor.fromDense(w, { format: 'nm', nm: '3:4' }), prune(w, { pattern: '3:4', format: 'nm', values: 'bfloat16' })]) {
+      SparseTensor.fromDense(w, { format: 'nm', nm: '3:4' }), prune(w, { pattern: '3:4', format: 'nm', values: 'bfloat16' }),
+      SparseTensor.fromDense(w, { format: 'ell' })]) {
       const y = linear(xt, s).data;
       const ref = linearRef(x, 3, K, sparseToDenseRef(s), M);
       expect(firstMismatch(y, ref, K), String(s)).toBe(-1);
@@ -637,7 +641,7 @@ describe("'lut4' values: quantize(SparseTensor, { bits: 4 }) and cluster(SparseT
     const { quantize, cluster } = await import('../lib/index.js');
     const M = 37, K = 96;
     const w = Tensor.from(randomArray(M * K, 121), [M, K]);
-    for (const format of FORMATS) {
+    for (const format of ROW_FORMATS) {
       const s = prune(w, { format, ...(format === 'nm' ? { pattern: '2:4' } : { sparsity: format === 'csr' ? 0.85 : 0.6 }) });
       for (const q of [quantize(s, { bits: 4 }), quantize(s, { bits: 4, scheme: 'asymmetric' }), cluster(s, { bits: 3, granularity: 'tensor' })]) {
         expect(q.valueType).toBe('lut4');
@@ -759,5 +763,133 @@ describe("'lut4' values: quantize(SparseTensor, { bits: 4 }) and cluster(SparseT
     expect(Array.from(qz.table!.subarray(0, 16)).every((v) => v === 0)).toBe(true);
     expect(Array.from(qz.toDense().data)).toEqual(Array.from(z));
     expect(Array.from(quantize(sz, { bits: 4 }).toDense().data.subarray(0, 16)).every((v) => v === 0)).toBe(true);
+  });
+});
+
+describe("format 'ell' (sliced ELLPACK over 128-column panels, groups of 16 rows)", () => {
+  it('lays out a small example exactly as native/core/sparse.h says', () => {
+    // 3 rows (one group, lanes 3..15 absent), K = 130 (panels of 128 and 2 columns).
+    const M = 3, K = 130, d = new Float32Array(M * K);
+    d[0 * K + 1] = 1; d[0 * K + 5] = 2; d[0 * K + 129] = 3; // row 0: columns 1, 5 | 129
+    d[1 * K + 0] = 4; // row 1: column 0
+    d[2 * K + 0] = 5; d[2 * K + 1] = 6; d[2 * K + 2] = 7; d[2 * K + 128] = 8; // row 2: 0, 1, 2 | 128
+    const s = SparseTensor.fromDense(Tensor.from(d, [M, K]), { format: 'ell' });
+    expectLayout(s);
+    expect(s.nnz).toBe(8);
+    expect(Array.from(s.offsets!)).toEqual([0, 3, 4]); // panel 0: 3 vectors (row 2's 3 values), panel 1: 1
+    const lane = (v: number, l: number) => [s.values[16 * v + l], s.panelCols![16 * v + l]];
+    // Panel 0. Row 0: 1@1, 2@5, then padding at its first free column 0. Row 1: 4@0, padding at 1.
+    expect([0, 1, 2].map((v) => lane(v, 0))).toEqual([[1, 1], [2, 5], [0, 0x80]]);
+    expect([0, 1, 2].map((v) => lane(v, 1))).toEqual([[4, 0], [0, 0x81], [0, 0x81]]);
+    expect([0, 1, 2].map((v) => lane(v, 2))).toEqual([[5, 0], [6, 1], [7, 2]]);
+    expect([0, 1, 2].map((v) => lane(v, 15))).toEqual([[0, 0x80], [0, 0x80], [0, 0x80]]); // no row 15
+    // Panel 1 (columns 128, 129). Row 1 stores nothing there: padding at column 0 of the panel.
+    expect([lane(3, 0), lane(3, 1), lane(3, 2)]).toEqual([[3, 1], [0, 0x80], [8, 0]]);
+    expect(s.values.length).toBe(4 * 16 + 16);
+    expect(s.byteLength).toBe(s.values.byteLength + s.panelCols!.byteLength + s.offsets!.byteLength);
+    expect(String(s)).toBe('SparseTensor<ell, float32, density 0.0205>[3, 130]');
+  });
+
+  it('matches the reference over several groups and panels, every value type, N and thread count', async () => {
+    const { setNumThreads, getNumThreads } = await import('../lib/index.js');
+    const before = getNumThreads();
+    try {
+      for (const [M, K] of [[1, 300], [15, 127], [17, 128], [40, 129], [33, 513]] as [number, number][]) {
+        for (const vt of VALUE_TYPES) {
+          const w = Tensor.from(randomArray(M * K, M + K), [M, K]);
+          const sets = [prune(w, { sparsity: 0.8, format: 'ell', values: vt }), prune(w, { sparsity: 0.3, format: 'ell', values: vt }),
+            ...adversarial(M, K, K).map(([, d]) => SparseTensor.fromDense(Tensor.from(d, [M, K]), { format: 'ell', values: vt }))];
+          for (const s of sets) {
+            expectLayout(s);
+            expect(firstBitDifference(s.toDense().data, sparseToDenseRef(s))).toBe(-1);
+            // N = 1..4: the permute path (pairs of rows); 5 and 17: the outer product; 49: 48 + 1 in two chunks.
+            for (const N of [1, 2, 3, 4, 5, 17, 49]) expectLinearMatchesReference(s, N, N * 7 + K, N % 2 === 1, `ell ${vt} ${M}x${K}`);
+            const N = 49, x = Tensor.from(randomArray(N * K, 9), [N, K]), all = linear(x, s).data;
+            for (const n of [0, 3, 47, 48]) {
+              const one = linear(Tensor.from(x.data.slice(n * K, (n + 1) * K), [1, K]), s).data;
+              expect(firstBitDifference(one, all.subarray(n * M, (n + 1) * M)), `${s} row ${n}`).toBe(-1);
+            }
+            setNumThreads(1);
+            expect(firstBitDifference(linear(x, s).data, all), `${s} one thread`).toBe(-1);
+            setNumThreads(before);
+            expect(firstBitDifference((await linearAsync(x, s)).data, all), `${s} async`).toBe(-1);
+          }
+        }
+      }
+    } finally {
+      setNumThreads(before);
+    }
+  });
+
+  it('runs on int8 values (quantize, then .to(ell)) as the reference does', async () => {
+    const { quantize } = await import('../lib/index.js');
+    const M = 35, K = 260;
+    const q = quantize(prune(Tensor.from(randomArray(M * K, 3), [M, K]), { sparsity: 0.75, format: 'csr' }));
+    const e = q.to('ell');
+    expectLayout(e);
+    expect(e.valueType).toBe('int8');
+    expect(e.scales).toBe(q.scales);
+    expect(Array.from(e.toDense().data)).toEqual(Array.from(q.toDense().data));
+    for (const N of [1, 3, 6]) expectLinearMatchesReference(e, N, N, true, 'ell int8');
+    expect(Array.from(e.to('bitmap').toDense().data)).toEqual(Array.from(q.toDense().data));
+  });
+
+  it('gives NaN exactly where the dense product does, with Inf at stored and pruned columns of many rows', () => {
+    const M = 40, K = 300;
+    const d = randomArray(M * K, 77);
+    for (let i = 0; i < d.length; i++) if ((i * 7919) % 5 !== 0) d[i] = 0; // 80% pruned, a different pattern per row
+    const s = SparseTensor.fromDense(Tensor.from(d, [M, K]), { format: 'ell', values: 'bfloat16' });
+    for (const N of [1, 3, 6]) {
+      const x = randomArray(N * K, N);
+      x[7] = Infinity; x[K - 1] = -Infinity; // row 0
+      if (N > 1) x[K + 130] = NaN;
+      const xt = Tensor.from(x, [N, K]);
+      const y = linear(xt, s).data, dense = linear(xt, s.toDense()).data;
+      expect(Array.from(y).map(Number.isNaN), `N=${N}`).toEqual(Array.from(dense).map(Number.isNaN));
+      expect(firstMismatch(y, linearRef(x, N, K, sparseToDenseRef(s), M), K)).toBe(-1);
+    }
+  });
+
+  it('handles empty shapes, and K and M at panel and group edges', () => {
+    for (const [M, K] of [[0, 200], [20, 0], [16, 1], [1, 128]] as [number, number][]) {
+      const w = Tensor.from(randomArray(M * K, 5), [M, K]);
+      const s = prune(w, { sparsity: 0.5, format: 'ell' });
+      expectLayout(s);
+      expect(Array.from(s.toDense().data)).toEqual(Array.from(sparseToDenseRef(s)));
+      const y = linear(Tensor.from(randomArray(3 * K, 6), [3, K]), s, Tensor.from(randomArray(M, 7), [M]));
+      expect(y.shape).toEqual([3, M]);
+      expectLinearMatchesReference(s, 2, 8, true, `ell ${M}x${K}`);
+    }
+  });
+
+  it('is refused where rows must be contiguous, and for lut4 values', async () => {
+    const { quantize, cluster } = await import('../lib/index.js');
+    const s = prune(Tensor.from(randomArray(4 * 64, 1), [4, 64]), { sparsity: 0.5, format: 'ell' });
+    const refused = /Expected a SparseTensor in format 'bitmap', 'csr' or 'nm' \(convert with .to\('csr'\)\) for w but received "one in format 'ell'"/;
+    expect(() => quantize(s)).toThrow(refused);
+    expect(() => quantize(s, { bits: 4 })).toThrow(refused);
+    expect(() => cluster(s, { bits: 2 })).toThrow(refused);
+    const lut4 = quantize(s.to('csr'), { bits: 4 });
+    expect(() => lut4.to('ell')).toThrow(/'bitmap', 'csr' or 'nm' for 'lut4' values \('ell' stores float or int8 values\) for format/);
+  });
+
+  it('rejects native arrays that do not fit (offsets, panel columns, lut4 values) with a RangeError', async () => {
+    const { native } = await import('../lib/binding.js');
+    const M = 20, K = 200;
+    const s = prune(Tensor.from(randomArray(M * K, 2), [M, K]), { sparsity: 0.5, format: 'ell' });
+    const x = new Float32Array(K), y = new Float32Array(M);
+    const run = (patch: Record<string, unknown>) => native.linearSparse(x, 1, K, { ...s.native, ...patch }, M, null, y, false);
+    expect(() => run({})).not.toThrow();
+    expect(() => run({ offsets: new Uint32Array(6) })).toThrow(new RangeError('Expected 5 offsets')); // 2 groups x 2 panels + 1
+    expect(() => run({ offsets: s.offsets!.slice(1) })).toThrow(/Expected at least 5 elements for offsets but received 4/);
+    const bad = s.offsets!.slice();
+    bad[2] = bad[1] - 1;
+    expect(() => run({ offsets: bad })).toThrow(/nondecreasing offsets/);
+    const big = s.offsets!.slice();
+    big[4] += 1000;
+    expect(() => run({ offsets: big })).toThrow(/for panelCols|for values/);
+    expect(() => run({ panelCols: s.panelCols!.subarray(0, 16) })).toThrow(/Expected at least \d+ elements for panelCols/);
+    expect(() => run({ valueType: 4, lut: new Float32Array(16 * M), values: new Uint8Array(s.values.length) })).toThrow(/float or int8 values for format ell/);
+    expect(() => run({ format: 4 })).toThrow(/Unknown sparse format/);
   });
 });

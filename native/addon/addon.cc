@@ -311,10 +311,11 @@ T* typed_prop_min(Napi::Env env, const Napi::Object& o, const char* name, napi_t
 
 // A sparse weight description (lib/binding.ts NativeSparseWeights) for an
 // [M, K] matrix. Checks everything the kernels' memory accesses depend on, in
-// O(M) time: offsets nondecreasing and inside values (and cols); for bitmap,
-// the rows near the end of values must not select more values than remain.
-// Masks and column indices are otherwise trusted for values, not for memory
-// (kernels clamp column indices to K).
+// O(offsets) time: offsets nondecreasing and inside values (and cols or
+// panelCols); for bitmap, the rows near the end of values must not select
+// more values than remain. Masks and column indices are otherwise trusted for
+// values, not for memory (kernels clamp column indices to K; ell's are below
+// 128 within a panel of x padded to whole panels).
 sparq::SparseWeights sparse_arg(const Napi::CallbackInfo& info, size_t index, size_t M, size_t K) {
   Napi::Env env = info.Env();
   if (index >= info.Length() || !info[index].IsObject())
@@ -329,7 +330,7 @@ sparq::SparseWeights sparse_arg(const Napi::CallbackInfo& info, size_t index, si
   };
   sparq::SparseWeights w{};
   const uint32_t format = number("format"), value_type = number("valueType");
-  if (format > 2 || value_type > 4) throw Napi::RangeError::New(env, "Unknown sparse format or value type");
+  if (format > 3 || value_type > 4) throw Napi::RangeError::New(env, "Unknown sparse format or value type");
   w.format = static_cast<sparq::SparseFormat>(format);
   w.value_type = static_cast<WeightType>(value_type);
   const napi_typedarray_type vt = w.value_type == WeightType::kF32     ? napi_float32_array
@@ -351,7 +352,9 @@ sparq::SparseWeights sparse_arg(const Napi::CallbackInfo& info, size_t index, si
     w.codes = typed_prop_min<const uint8_t>(env, o, "codes", napi_uint8_array,
                                             checked_mul(env, M, sparq::nm_code_stride(K, w.n, w.group)) + 8, &len);
   } else {
-    const size_t slots = w.format == sparq::SparseFormat::kCsr ? checked_mul(env, M, sparq::csr_blocks(K)) : M;
+    const size_t slots = w.format == sparq::SparseFormat::kCsr   ? checked_mul(env, M, sparq::csr_blocks(K))
+                         : w.format == sparq::SparseFormat::kEll ? checked_mul(env, sparq::ell_groups(M), sparq::ell_panels(K))
+                                                                  : M;
     w.offsets = typed_prop_min<const uint32_t>(env, o, "offsets", napi_uint32_array, slots + 1, &len);
     if (len != slots + 1) throw Napi::RangeError::New(env, "Expected " + std::to_string(slots + 1) + " offsets");
     if (w.offsets[0] != 0) throw Napi::RangeError::New(env, "Expected offsets[0] = 0");
@@ -360,6 +363,10 @@ sparq::SparseWeights sparse_arg(const Napi::CallbackInfo& info, size_t index, si
     entries = w.offsets[slots];
     if (w.format == sparq::SparseFormat::kCsr) {
       w.cols = typed_prop_min<const uint16_t>(env, o, "cols", napi_uint16_array, entries + sparq::kSparsePad, &len);
+    } else if (w.format == sparq::SparseFormat::kEll) {
+      if (w.value_type == WeightType::kLut4) throw Napi::RangeError::New(env, "Expected float or int8 values for format ell");
+      entries = checked_mul(env, entries, sparq::kEllRows);  // offsets count vectors of 16 entries
+      w.panel_cols = typed_prop_min<const uint8_t>(env, o, "panelCols", napi_uint8_array, entries + sparq::kSparsePad, &len);
     } else {
       w.masks = typed_prop_min<const uint16_t>(env, o, "masks", napi_uint16_array,
                                                checked_mul(env, M, sparq::bitmap_tiles(K)), &len);
@@ -389,7 +396,7 @@ Napi::Value LinearSparse(const Napi::CallbackInfo& info) {
   Napi::Object o = info[3].As<Napi::Object>();
   return run_keeping(info, info[7].ToBoolean(), [=] { sparq::linear_sparse(x, N, K, w, M, bias, y); }, info[6], [&] {
     return std::vector<Napi::Value>{info[0], o.Get("values"), o.Get("offsets"), o.Get("masks"), o.Get("cols"),
-                                    o.Get("codes"), o.Get("scales"), info[5], info[6]};
+                                    o.Get("panelCols"), o.Get("codes"), o.Get("scales"), o.Get("lut"), info[5], info[6]};
   });
 }
 

@@ -18,7 +18,7 @@ const KernelTable kScalarKernels = {
     linear_quant_ref,
     linear_quant_i8_pack_ref,
     linear_quant_i8_ref,
-    {linear_sparse_ref, linear_sparse_ref, linear_sparse_ref},
+    {linear_sparse_ref, linear_sparse_ref, linear_sparse_ref, linear_sparse_ref},
     nullptr,
     linear_clustered_ref,
     clustered_i8_pack_row_ref,
@@ -34,7 +34,7 @@ const KernelTable kAvx2Kernels = {
     linear_quant_avx2,
     linear_quant_i8_pack_avx2,
     linear_quant_i8_avx2,
-    {linear_bitmap_avx2, linear_csr_avx2, linear_nm_avx2},
+    {linear_bitmap_avx2, linear_csr_avx2, linear_nm_avx2, linear_ell_avx2},
     nullptr,
     linear_clustered_avx2,
     clustered_i8_pack_row_avx2,
@@ -50,7 +50,7 @@ const KernelTable kAvx512Kernels = {
     linear_quant_avx512,
     linear_quant_i8_pack_avx2,  // these two are replaced by the VNNI pair when the CPU has VNNI (select())
     linear_quant_i8_avx2,
-    {linear_bitmap_avx512, linear_csr_avx512, linear_nm_avx512},
+    {linear_bitmap_avx512, linear_csr_avx512, linear_nm_avx512, linear_ell_avx512},
     linear_pack_xt_avx512,
     linear_clustered_avx512,
     clustered_i8_pack_row_avx2,  // these two are replaced by the VNNI pair when the CPU has VNNI (select())

@@ -96,9 +96,10 @@ struct KernelTable {
   QuantI8PackKernel linear_quant_i8_pack;
   QuantI8LinearKernel linear_quant_i8;
   // Indexed by SparseFormat. bitmap and nm read activations packed by
-  // linear_pack_x; csr by linear_pack_xt (needed only above kCsrGatherRows
-  // rows, see kernels/linear/sparse.h).
-  SparseLinearKernel linear_sparse[3];
+  // linear_pack_x; csr and ell by linear_pack_xt (needed only above
+  // kCsrGatherRows rows, see kernels/linear/sparse.h); ell reads x padded to
+  // whole panels (row stride ell_padded_k(K)), and packed from that.
+  SparseLinearKernel linear_sparse[4];
   PackActivations linear_pack_xt;
   ClusteredLinearKernel linear_clustered;  // reads activations packed like linear_dense
   ClusteredI8PackKernel linear_clustered_i8_pack;

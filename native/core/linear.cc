@@ -18,12 +18,12 @@ namespace {
 constexpr size_t kWeightChunkBytes = 256 << 10;  // weight rows re-read from L2 per task
 
 // Splits y[N, M] into tasks (activation chunks of kLinearChunkRows x weight
-// row chunks) over the pool, packing x first with `pack` (if not null) into
+// row chunks, a multiple of row_align rows) over the pool, packing x first with `pack` (if not null) into
 // `packed_floats` floats. kernel(x, xp, n0, n1, m0, m1) computes one block
 // from x as given (row stride K) or packed (xp, null when not packed).
 template <typename Kernel>
 void drive(const float* x, size_t N, size_t K, size_t M, size_t weight_row_bytes,
-           PackActivations pack, size_t packed_floats, Kernel kernel) {
+           PackActivations pack, size_t packed_floats, Kernel kernel, size_t row_align = 8) {
   if (N == 0 || M == 0) return;
   LargeVector<float> packed;  // 64-byte aligned: kernels load whole lines of it
   if (pack != nullptr) {
@@ -32,11 +32,12 @@ void drive(const float* x, size_t N, size_t K, size_t M, size_t weight_row_bytes
   }
   const float* xp = pack != nullptr ? packed.data() : nullptr;
   const size_t threads = static_cast<size_t>(num_threads());
-  // Weight chunks: a multiple of 8 rows that fits L2, and enough chunks to
-  // balance the threads (several per thread: the machine may be shared).
+  // Weight chunks: a multiple of row_align rows that fits L2, and enough
+  // chunks to balance the threads (several per thread: the machine may be
+  // shared).
   size_t mc = std::max<size_t>(8, kWeightChunkBytes / std::max<size_t>(1, weight_row_bytes));
   mc = std::min(mc, std::max<size_t>(8, M / (4 * threads)));
-  mc = (mc + 7) / 8 * 8;
+  mc = (mc + row_align - 1) / row_align * row_align;
   const size_t m_chunks = (M + mc - 1) / mc;
   const size_t n_chunks = (N + kLinearChunkRows - 1) / kLinearChunkRows;
   parallel_for(m_chunks * n_chunks, [&](size_t task) {
@@ -50,14 +51,27 @@ void drive(const float* x, size_t N, size_t K, size_t M, size_t weight_row_bytes
 // Floats linear_pack_x writes for [N, K].
 size_t packed_x_floats(size_t N, size_t K) { return N * ((K + 15) / 16 * 16); }
 
+// Whether row m of csr or ell weights stores column k.
+bool stores(const SparseWeights& w, size_t K, size_t m, size_t k) {
+  if (w.format == SparseFormat::kCsr) {
+    const size_t blocks = csr_blocks(K), b = k / kCsrBlock;
+    const uint16_t* first = w.cols + w.offsets[m * blocks + b];
+    const uint16_t* last = w.cols + w.offsets[m * blocks + b + 1];
+    return std::binary_search(first, last, static_cast<uint16_t>(k % kCsrBlock));
+  }
+  const size_t panels = ell_panels(K), p = k / kEllPanel, lane = m % kEllRows;
+  const uint32_t* offsets = w.offsets + m / kEllRows * panels;
+  for (size_t e = offsets[p] * kEllRows + lane; e < offsets[p + 1] * kEllRows; e += kEllRows)
+    if (w.panel_cols[e] == k % kEllPanel) return true;  // padding has kEllPadBit set
+  return false;
+}
+
 // A pruned weight is an exact zero in the dense matrix, so where x[n, k] is
 // NaN or Inf and row m stores nothing at k, y[n, m] is NaN (0 * Inf). The
-// expanding kernels (bitmap, nm) multiply those zeros anyway; CSR never
-// visits them, so this sets those outputs. Runs only when x has non-finite
-// values.
-void csr_nonfinite_fixup(const float* x, size_t N, size_t K, const SparseWeights& w, size_t M,
-                         float* y) {
-  const size_t blocks = csr_blocks(K);
+// expanding kernels (bitmap, nm) multiply those zeros anyway; csr never
+// visits them and ell only those its padding points at, so this sets those
+// outputs. Runs only when x has non-finite values.
+void nonfinite_fixup(const float* x, size_t N, size_t K, const SparseWeights& w, size_t M, float* y) {
   std::vector<size_t> ks;
   for (size_t n = 0; n < N; ++n) {
     ks.clear();
@@ -67,10 +81,7 @@ void csr_nonfinite_fixup(const float* x, size_t N, size_t K, const SparseWeights
     parallel_for((M + 63) / 64, [&](size_t task) {
       for (size_t m = task * 64; m < std::min(M, task * 64 + 64); ++m) {
         for (size_t k : ks) {
-          const size_t b = k / kCsrBlock;
-          const uint16_t* first = w.cols + w.offsets[m * blocks + b];
-          const uint16_t* last = w.cols + w.offsets[m * blocks + b + 1];
-          if (!std::binary_search(first, last, static_cast<uint16_t>(k % kCsrBlock))) {
+          if (!stores(w, K, m, k)) {
             y[n * M + m] = std::numeric_limits<float>::quiet_NaN();
             break;
           }
@@ -140,6 +151,9 @@ void linear_sparse(const float* x, size_t N, size_t K, const SparseWeights& weig
     }
     w.nm_masks = nm_masks.data();
     row_bytes = K / w.group * w.n * value_bits / 8 + nm_code_stride(K, w.n, w.group);
+  } else if (w.format == SparseFormat::kEll) {
+    const size_t entries = size_t{w.offsets[ell_groups(M) * ell_panels(K)]} * kEllRows;
+    row_bytes = entries / M * (value_bits + 8) / 8;
   } else {
     const size_t entries = w.format == SparseFormat::kCsr ? w.offsets[M * csr_blocks(K)] : w.offsets[M];
     row_bytes = entries / M * (value_bits + (w.format == SparseFormat::kCsr ? 16 : 0)) / 8 +
@@ -149,22 +163,36 @@ void linear_sparse(const float* x, size_t N, size_t K, const SparseWeights& weig
   const SparseLinearKernel kernel = table.linear_sparse[static_cast<int>(w.format)];
   PackActivations pack = table.linear_pack_x;
   size_t packed_floats = packed_x_floats(N, K);
-  if (w.format == SparseFormat::kCsr) {
-    pack = N > kCsrGatherRows ? table.linear_pack_xt : nullptr;
-    packed_floats = (N + 15) / 16 * 16 * K;
+  // ell reads x padded with zeros to whole panels: row stride ldx.
+  const float* xs = x;
+  size_t ldx = K, row_align = 8;
+  LargeVector<float> padded;
+  if (w.format == SparseFormat::kCsr || w.format == SparseFormat::kEll) {
+    if (w.format == SparseFormat::kEll) {
+      ldx = ell_padded_k(K);
+      padded.resize(N * ldx);
+      for (size_t n = 0; n < N; ++n) {
+        std::copy(x + n * K, x + (n + 1) * K, padded.data() + n * ldx);
+        std::fill(padded.data() + n * ldx + K, padded.data() + (n + 1) * ldx, 0.0f);
+      }
+      xs = padded.data();
+      row_align = kEllRows;
+    }
+    pack = N > (w.format == SparseFormat::kEll ? kEllPermuteRows : kCsrGatherRows) ? table.linear_pack_xt : nullptr;
+    packed_floats = (N + 15) / 16 * 16 * ldx;
   }
   // int8 codes: kernels compute with the codes, then each output is scaled.
   const bool scaled = w.value_type == WeightType::kI8;
-  drive(x, N, K, M, row_bytes, pack, packed_floats, [&](const float* xs, const float* xp, size_t n0, size_t n1, size_t m0, size_t m1) {
-    kernel(xs, K, xp, w, K, scaled ? nullptr : bias, y, M, n0, n1, m0, m1);
+  drive(xs, N, ldx, M, row_bytes, pack, packed_floats, [&](const float* xr, const float* xp, size_t n0, size_t n1, size_t m0, size_t m1) {
+    kernel(xr, ldx, xp, w, K, scaled ? nullptr : bias, y, M, n0, n1, m0, m1);
     if (!scaled) return;
     for (size_t n = n0; n < n1; ++n)
       for (size_t m = m0; m < m1; ++m) {
         const float v = y[n * M + m] * w.scales[m];
         y[n * M + m] = bias != nullptr ? v + bias[m] : v;
       }
-  });
-  if (w.format == SparseFormat::kCsr) csr_nonfinite_fixup(x, N, K, w, M, y);
+  }, row_align);
+  if (w.format == SparseFormat::kCsr || w.format == SparseFormat::kEll) nonfinite_fixup(x, N, K, w, M, y);
 }
 
 void linear_clustered(const float* x, size_t N, size_t K, const ClusteredWeights& w, size_t M,

@@ -28,6 +28,21 @@
 //          bits [i b, (i + 1) b). Codes are a little-endian bit stream per row
 //          (group g at bit g * n * b), rows code_stride = ceil(K / group * n *
 //          b / 8) bytes apart. n * b <= 12.
+// ell:     sliced ELLPACK over column panels, for few activation rows (N = 1):
+//          rows in groups of kEllRows (lane l of group g is row 16 g + l),
+//          columns in panels of kEllPanel (P = ceil(K / 128) per group).
+//          offsets[g * P + p] .. offsets[g * P + p + 1] (G * P + 1 uint32, G =
+//          ceil(M / 16)) are the entry vectors of group g in panel p; vector v
+//          is entries 16 v .. 16 v + 15 of values and panel_cols, one per lane.
+//          A lane's entries in a panel are its row's stored values in
+//          increasing column order, then padding up to the group's longest row
+//          in that panel. panel_cols[e] = k - 128 p for a stored value; a
+//          padding entry has value 0 and kEllPadBit | c, with c a column of
+//          the panel its row does not store (0 for lanes past M), so 0 * x[c]
+//          is what the dense matrix computes there. Kernels read x padded
+//          with zeros to whole panels (ell_padded_k), so every column c & 127
+//          is in bounds.
+//          Float values only (f32, f16, bf16) and int8 codes; no kLut4.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -36,19 +51,23 @@
 
 namespace sparq {
 
-enum class SparseFormat : int { kBitmap = 0, kCsr = 1, kNm = 2 };
+enum class SparseFormat : int { kBitmap = 0, kCsr = 1, kNm = 2, kEll = 3 };
 
 constexpr size_t kSparsePad = 16;          // zero elements after values and cols
 constexpr size_t kCsrBlock = 65536;        // columns per CSR block
 constexpr size_t kBitmapTile = 16;         // elements per bitmap mask word
+constexpr size_t kEllRows = 16;            // rows per ell group (one per AVX-512 lane)
+constexpr size_t kEllPanel = 128;          // columns per ell panel
+constexpr uint8_t kEllPadBit = 0x80;       // panel_cols bit of padding entries
 
 struct SparseWeights {
   SparseFormat format;
   WeightType value_type;
   const void* values;
-  const uint32_t* offsets;  // bitmap, csr
+  const uint32_t* offsets;  // bitmap, csr, ell
   const uint16_t* masks;    // bitmap
   const uint16_t* cols;     // csr
+  const uint8_t* panel_cols;  // ell
   const uint8_t* codes;     // nm
   const float* scales;      // kI8 values: one per row
   const float* lut;         // kLut4 values: 16 per row
@@ -65,6 +84,9 @@ inline size_t sparse_values_length(WeightType t, size_t count) {
 
 inline size_t bitmap_tiles(size_t K) { return (K + kBitmapTile - 1) / kBitmapTile; }
 inline size_t csr_blocks(size_t K) { return (K + kCsrBlock - 1) / kCsrBlock; }
+inline size_t ell_groups(size_t M) { return (M + kEllRows - 1) / kEllRows; }
+inline size_t ell_panels(size_t K) { return (K + kEllPanel - 1) / kEllPanel; }
+inline size_t ell_padded_k(size_t K) { return ell_panels(K) * kEllPanel; }
 inline uint32_t nm_index_bits(uint32_t group) { return group == 4 ? 2 : 3; }
 inline size_t nm_code_stride(size_t K, uint32_t n, uint32_t group) {
   return (K / group * n * nm_index_bits(group) + 7) / 8;

@@ -5,7 +5,7 @@ import { bf16ToF32Ref, f16ToF32Ref } from './half.js';
 
 export interface SparseFields {
   shape: readonly [number, number];
-  format: 'bitmap' | 'csr' | 'nm';
+  format: 'bitmap' | 'csr' | 'nm' | 'ell';
   valueType: 'float32' | 'float16' | 'bfloat16' | 'int8' | 'lut4';
   nnz: number;
   nm: string | null;
@@ -17,6 +17,7 @@ export interface SparseFields {
   offsets: Uint32Array | null;
   masks: Uint16Array | null;
   cols: Uint16Array | null;
+  panelCols: Uint8Array | null;
   codes: Uint8Array | null;
 }
 
@@ -52,6 +53,19 @@ export function forEachStoredRef(s: SparseFields, fn: (m: number, k: number, i: 
     for (let m = 0; m < M; m++) {
       for (let b = 0; b < B; b++) {
         for (let i = s.offsets![m * B + b]; i < s.offsets![m * B + b + 1]; i++) fn(m, b * 65536 + s.cols![i], i);
+      }
+    }
+  } else if (s.format === 'ell') {
+    // Lane m % 16 of group m / 16, panel by panel, until the padding bit.
+    const P = Math.ceil(K / 128);
+    for (let m = 0; m < M; m++) {
+      const g = Math.floor(m / 16);
+      for (let p = 0; p < P; p++) {
+        for (let v = s.offsets![g * P + p]; v < s.offsets![g * P + p + 1]; v++) {
+          const e = 16 * v + (m % 16), c = s.panelCols![e];
+          if (c >= 128) break;
+          fn(m, p * 128 + c, e);
+        }
       }
     }
   } else {
@@ -105,6 +119,11 @@ export function layoutProblem(s: SparseFields): string | null {
     if (s.values.length !== bytes) return `values.length ${s.values.length}, expected ceil(nnz / 2) + 16 = ${bytes}`;
     for (let i = s.nnz; i < 2 * bytes; i++) if (nibbleRef(s.values as Uint8Array, i) !== 0) return 'values padding is not zero';
     if (!(s.values instanceof Uint8Array) || s.table?.length !== 16 * M) return 'lut4 arrays';
+  } else if (s.format === 'ell') {
+    const entries = 16 * (s.offsets?.[s.offsets.length - 1] ?? 0);
+    if (s.values.length !== entries + 16) return `values.length ${s.values.length}, expected entries + 16 = ${entries + 16}`;
+    if (!zeroTail(s.values, entries)) return 'values padding is not zero';
+    if ((s.values instanceof Float32Array) !== (s.valueType === 'float32')) return 'values array type';
   } else {
     if (s.values.length !== s.nnz + 16) return `values.length ${s.values.length}, expected nnz + 16 = ${s.nnz + 16}`;
     if (!zeroTail(s.values, s.nnz)) return 'values padding is not zero';
@@ -127,13 +146,44 @@ export function layoutProblem(s: SparseFields): string | null {
       }
       if (s.offsets![m + 1] - s.offsets![m] !== bitsInRow) return `row ${m}: offsets do not match the mask bits`;
     }
-    if (s.cols !== null || s.codes !== null) return 'unused arrays not null';
+    if (s.cols !== null || s.codes !== null || s.panelCols !== null) return 'unused arrays not null';
   } else if (s.format === 'csr') {
     const B = Math.ceil(K / 65536);
     if (s.offsets!.length !== M * B + 1 || s.offsets![0] !== 0 || s.offsets![M * B] !== s.nnz) return 'csr offsets';
     for (let i = 0; i < M * B; i++) if (s.offsets![i + 1] < s.offsets![i]) return 'csr offsets decrease';
     if (s.cols!.length !== s.nnz + 16 || !zeroTail(s.cols!, s.nnz)) return 'cols length or padding';
-    if (s.masks !== null || s.codes !== null) return 'unused arrays not null';
+    if (s.masks !== null || s.codes !== null || s.panelCols !== null) return 'unused arrays not null';
+  } else if (s.format === 'ell') {
+    const G = Math.ceil(M / 16), P = Math.ceil(K / 128), entries = 16 * s.offsets![G * P];
+    if (s.offsets!.length !== G * P + 1 || s.offsets![0] !== 0) return 'ell offsets';
+    if (s.panelCols!.length !== entries + 16 || !zeroTail(s.panelCols!, entries)) return 'panelCols length or padding';
+    for (let g = 0; g < G; g++) {
+      for (let p = 0; p < P; p++) {
+        const v0 = s.offsets![g * P + p], v1 = s.offsets![g * P + p + 1], width = Math.min(128, K - p * 128);
+        if (v1 < v0) return 'ell offsets decrease';
+        let longest = 0;
+        for (let l = 0; l < 16; l++) {
+          // Stored columns in increasing order, then padding at the row's first unstored column.
+          const cols: number[] = [];
+          let v = v0;
+          for (; v < v1 && s.panelCols![16 * v + l] < 128; v++) cols.push(s.panelCols![16 * v + l]);
+          longest = Math.max(longest, cols.length);
+          let free = 0;
+          while (cols.includes(free)) free++;
+          for (let i = 0; i < cols.length; i++) {
+            if (cols[i] >= width) return `group ${g} panel ${p} lane ${l}: column past K`;
+            if (i > 0 && cols[i] <= cols[i - 1]) return `group ${g} panel ${p} lane ${l}: columns not increasing`;
+          }
+          for (; v < v1; v++) {
+            const e = 16 * v + l;
+            if (s.panelCols![e] !== (16 * g + l < M ? 128 | free : 128)) return `group ${g} panel ${p} lane ${l}: padding column ${s.panelCols![e]}`;
+            if (s.values[e] !== 0) return `group ${g} panel ${p} lane ${l}: padding value not 0`;
+          }
+        }
+        if (longest !== v1 - v0) return `group ${g} panel ${p}: ${v1 - v0} vectors for at most ${longest} stored values a row`;
+      }
+    }
+    if (s.masks !== null || s.cols !== null || s.codes !== null) return 'unused arrays not null';
   } else {
     const [n, group] = s.nm!.split(':').map(Number);
     const stride = Math.ceil(((K / group) * n * Math.log2(group)) / 8);
@@ -145,12 +195,12 @@ export function layoutProblem(s: SparseFields): string | null {
         if (bitAt(s.codes!.subarray(m * stride), bit)) return `row ${m}: code bits past the last group`;
       }
     }
-    if (s.offsets !== null || s.masks !== null || s.cols !== null) return 'unused arrays not null';
+    if (s.offsets !== null || s.masks !== null || s.cols !== null || s.panelCols !== null) return 'unused arrays not null';
   }
   if (stored.length !== s.nnz) return `${stored.length} stored elements, nnz ${s.nnz}`;
   for (let i = 0; i < stored.length; i++) {
     const [m, k, v] = stored[i];
-    if (v !== i) return `value index ${v} at stored element ${i}: values are not in row-major K order`;
+    if (v !== i && s.format !== 'ell') return `value index ${v} at stored element ${i}: values are not in row-major K order`;
     if (k >= K) return `column ${k} >= K`;
     if (i > 0 && stored[i - 1][0] === m && stored[i - 1][1] >= k) return `row ${m}: columns not increasing at ${k}`;
   }

@@ -51,6 +51,17 @@ void sparse_row_to_dense(const SparseWeights& w, size_t K, size_t m, float* dens
       }
       break;
     }
+    case SparseFormat::kEll: {
+      const size_t panels = ell_panels(K), lane = m % kEllRows;
+      const uint32_t* offsets = w.offsets + m / kEllRows * panels;
+      for (size_t p = 0; p < panels; ++p)
+        for (size_t e = offsets[p] * kEllRows + lane; e < offsets[p + 1] * kEllRows; e += kEllRows) {
+          const uint8_t c = w.panel_cols[e];
+          if (c & kEllPadBit) break;  // padding follows a lane's stored values
+          if (p * kEllPanel + c < K) dense[p * kEllPanel + c] = value_at(w, m, e);
+        }
+      break;
+    }
   }
 }
 

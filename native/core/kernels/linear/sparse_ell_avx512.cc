@@ -1,0 +1,146 @@
+// AVX-512 sparse linear on the ell format (sparse.h): lane l of every vector
+// is weight row 16 g + l of the group, so a group's 16 outputs accumulate in
+// one register, one FMA per entry vector, and no reduction is needed.
+// - Up to kEllPermuteRows activation rows: a panel's 128 activations of each
+//   row stay in 8 registers and the entries' columns select from them
+//   (VPERMT2PS over pairs of registers, then two blends on column bits 5 and
+//   6; bit 7, padding, is ignored): no gather, no expansion, work per stored
+//   entry (padding included).
+// - More rows: an outer product on transposed activations (16 rows per
+//   register), one FMA per entry per lane.
+// Both paths run lane l's FMAs in the same order (panels, then entries), so
+// an output is bit-identical whichever computes it (any N, any threads).
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "../../target.h"
+#include "sparse.h"
+#include "tiles_avx512.h"
+#include "widen.h"
+
+namespace sparq {
+namespace {
+
+using avx512::kLanes;
+// Each entry vector prefetches the values and columns this many vectors
+// ahead: at N = 1 from DRAM 1.20-1.29x at 80-90% sparsity, 1.15x from cache
+// (node bench/ab.js --a <build without> --weights ell --n 1 --sparsity S
+// --cache cold|hot; 64 to 256 measured within a few percent of each other).
+constexpr size_t kPrefetchVectors = 128;
+static_assert(kEllRows == kLanes && kEllPanel == 8 * kLanes, "one lane per row, 8 registers per panel");
+
+// y[n + j, 16 g + l] = out[j][l] (+ bias) for the valid lanes of group g.
+inline void store_group(const float (*out)[kLanes], size_t rows, size_t g, size_t m1,
+                        const float* bias, float* y, size_t ldy, size_t n) {
+  const size_t m = g * kLanes, lanes = std::min(kLanes, m1 - m);
+  for (size_t j = 0; j < rows; ++j)
+    for (size_t l = 0; l < lanes; ++l) y[(n + j) * ldy + m + l] = bias != nullptr ? out[j][l] + bias[m + l] : out[j][l];
+}
+
+// x[c & 127] of a panel held in xr[0..7], for the 16 columns in id.
+SPARQ_TARGET_AVX512 inline __m512 select(const __m512 (&xr)[8], __m512i id, __mmask16 bit5, __mmask16 bit6) {
+  const __m512 a = _mm512_mask_blend_ps(bit5, _mm512_permutex2var_ps(xr[0], id, xr[1]), _mm512_permutex2var_ps(xr[2], id, xr[3]));
+  const __m512 b = _mm512_mask_blend_ps(bit5, _mm512_permutex2var_ps(xr[4], id, xr[5]), _mm512_permutex2var_ps(xr[6], id, xr[7]));
+  return _mm512_mask_blend_ps(bit6, a, b);
+}
+
+// NR activation rows [n, n + NR) of x (padded, row stride ldx) by groups
+// [m0 / 16, ceil(m1 / 16)).
+template <typename Widen, int NR>
+SPARQ_TARGET_AVX512 void ell_permute(const float* x, size_t ldx, const SparseWeights& w, size_t K,
+                                     const float* bias, float* y, size_t ldy, size_t n, size_t m0,
+                                     size_t m1) {
+  const size_t panels = ell_panels(K);
+  const auto* values = static_cast<const typename Widen::T*>(w.values);
+  const __m512i bit5 = _mm512_set1_epi32(32), bit6 = _mm512_set1_epi32(64);
+  for (size_t g = m0 / kLanes; g * kLanes < m1; ++g) {
+    const uint32_t* offsets = w.offsets + g * panels;
+    __m512 acc[NR];
+#pragma GCC unroll 4
+    for (int j = 0; j < NR; ++j) acc[j] = _mm512_setzero_ps();
+    for (size_t p = 0; p < panels; ++p) {
+      __m512 xr[NR][8];
+#pragma GCC unroll 4
+      for (int j = 0; j < NR; ++j)
+#pragma GCC unroll 8
+        for (int q = 0; q < 8; ++q) xr[j][q] = _mm512_loadu_ps(x + (n + j) * ldx + p * kEllPanel + q * kLanes);
+      for (size_t v = offsets[p]; v < offsets[p + 1]; ++v) {
+        const __m512i id = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.panel_cols + v * kLanes)));
+        const __mmask16 b5 = _mm512_test_epi32_mask(id, bit5), b6 = _mm512_test_epi32_mask(id, bit6);
+        const __m512 wv = Widen::full(values + v * kLanes);
+        _mm_prefetch(reinterpret_cast<const char*>(values + (v + kPrefetchVectors) * kLanes), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(w.panel_cols + (v + kPrefetchVectors) * kLanes), _MM_HINT_T0);
+#pragma GCC unroll 4
+        for (int j = 0; j < NR; ++j) acc[j] = _mm512_fmadd_ps(wv, select(xr[j], id, b5, b6), acc[j]);
+      }
+    }
+    alignas(64) float out[NR][kLanes];
+#pragma GCC unroll 4
+    for (int j = 0; j < NR; ++j) _mm512_store_ps(out[j], acc[j]);
+    store_group(out, NR, g, m1, bias, y, ldy, n);
+  }
+}
+
+// Up to 16 activation rows [n, n + rows) packed transposed at xg (row stride
+// of the padded x: 16 floats per column).
+template <typename Widen>
+SPARQ_TARGET_AVX512 void ell_outer(const float* xg, const SparseWeights& w, size_t K, const float* bias,
+                                   float* y, size_t ldy, size_t n, size_t rows, size_t m0, size_t m1) {
+  const size_t panels = ell_panels(K);
+  const auto* values = static_cast<const typename Widen::T*>(w.values);
+  for (size_t g = m0 / kLanes; g * kLanes < m1; ++g) {
+    const uint32_t* offsets = w.offsets + g * panels;
+    __m512 acc[kLanes];  // acc[l]: row 16 g + l, one activation row per lane
+#pragma GCC unroll 16
+    for (size_t l = 0; l < kLanes; ++l) acc[l] = _mm512_setzero_ps();
+    for (size_t p = 0; p < panels; ++p) {
+      const float* xp = xg + p * kEllPanel * kLanes;
+      for (size_t v = offsets[p]; v < offsets[p + 1]; ++v) {
+        alignas(64) float wv[kLanes];
+        _mm512_store_ps(wv, Widen::full(values + v * kLanes));
+        const uint8_t* c = w.panel_cols + v * kLanes;
+#pragma GCC unroll 16
+        for (size_t l = 0; l < kLanes; ++l)
+          acc[l] = _mm512_fmadd_ps(_mm512_set1_ps(wv[l]), _mm512_loadu_ps(xp + (c[l] & 127u) * kLanes), acc[l]);
+      }
+    }
+    alignas(64) float lanes[kLanes][kLanes], out[kLanes][kLanes];
+#pragma GCC unroll 16
+    for (size_t l = 0; l < kLanes; ++l) _mm512_store_ps(lanes[l], acc[l]);
+    for (size_t j = 0; j < rows; ++j)
+      for (size_t l = 0; l < kLanes; ++l) out[j][l] = lanes[l][j];
+    store_group(out, rows, g, m1, bias, y, ldy, n);
+  }
+}
+
+template <typename Widen>
+SPARQ_TARGET_AVX512 void ell(const float* x, size_t ldx, const float* xp, const SparseWeights& w, size_t K,
+                             const float* bias, float* y, size_t ldy, size_t n0, size_t n1, size_t m0,
+                             size_t m1) {
+  if (n1 - n0 > kEllPermuteRows) {
+    for (size_t n = n0; n < n1; n += kLanes)
+      ell_outer<Widen>(xp + n * ldx, w, K, bias, y, ldy, n, std::min(kLanes, n1 - n), m0, m1);
+    return;
+  }
+  size_t n = n0;
+  for (; n + 2 <= n1; n += 2) ell_permute<Widen, 2>(x, ldx, w, K, bias, y, ldy, n, m0, m1);
+  if (n < n1) ell_permute<Widen, 1>(x, ldx, w, K, bias, y, ldy, n, m0, m1);
+}
+
+}  // namespace
+
+SPARQ_TARGET_AVX512 void linear_ell_avx512(const float* x, size_t ldx, const float* xp, const SparseWeights& w,
+                                           size_t K, const float* bias, float* y, size_t ldy, size_t n0,
+                                           size_t n1, size_t m0, size_t m1) {
+  switch (w.value_type) {
+    case WeightType::kF32: ell<avx512::F32>(x, ldx, xp, w, K, bias, y, ldy, n0, n1, m0, m1); break;
+    case WeightType::kF16: ell<avx512::F16>(x, ldx, xp, w, K, bias, y, ldy, n0, n1, m0, m1); break;
+    case WeightType::kBF16: ell<avx512::BF16>(x, ldx, xp, w, K, bias, y, ldy, n0, n1, m0, m1); break;
+    case WeightType::kI8: ell<avx512::I8>(x, ldx, xp, w, K, bias, y, ldy, n0, n1, m0, m1); break;
+    case WeightType::kLut4: break;  // not an ell value type (the addon rejects it)
+  }
+}
+
+}  // namespace sparq

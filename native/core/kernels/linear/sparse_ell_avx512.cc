@@ -7,7 +7,7 @@
 //   6; bit 7, padding, is ignored): no gather, no expansion, work per stored
 //   entry (padding included).
 // - More rows: an outer product on transposed activations (16 rows per
-//   register), one FMA per entry per lane.
+//   register, or 8 for at most 8), one FMA per entry per lane.
 // Both paths run lane l's FMAs in the same order (panels, then entries), so
 // an output is bit-identical whichever computes it (any N, any threads).
 #include <immintrin.h>
@@ -83,32 +83,56 @@ SPARQ_TARGET_AVX512 void ell_permute(const float* x, size_t ldx, const SparseWei
   }
 }
 
-// Up to 16 activation rows [n, n + rows) packed transposed at xg (row stride
-// of the padded x: 16 floats per column).
-template <typename Widen>
+// Activation vectors of the outer product: 16 rows in a zmm, or 8 in a ymm
+// (for at most 8 rows, as csr does: half the work on 256-bit units).
+struct Zmm {
+  using V = __m512;
+  static constexpr size_t kRows = 16;
+  SPARQ_TARGET_AVX512 static V zero() { return _mm512_setzero_ps(); }
+  SPARQ_TARGET_AVX512 static V set1(float v) { return _mm512_set1_ps(v); }
+  SPARQ_TARGET_AVX512 static V load(const float* p) { return _mm512_loadu_ps(p); }
+  SPARQ_TARGET_AVX512 static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  SPARQ_TARGET_AVX512 static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
+};
+
+struct Ymm {
+  using V = __m256;
+  static constexpr size_t kRows = 8;
+  SPARQ_TARGET_AVX512 static V zero() { return _mm256_setzero_ps(); }
+  SPARQ_TARGET_AVX512 static V set1(float v) { return _mm256_set1_ps(v); }
+  SPARQ_TARGET_AVX512 static V load(const float* p) { return _mm256_loadu_ps(p); }
+  SPARQ_TARGET_AVX512 static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  SPARQ_TARGET_AVX512 static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+};
+
+// Up to Vec::kRows activation rows [n, n + rows) packed transposed at xg
+// (16 floats per column of the padded x).
+template <typename Widen, typename Vec>
 SPARQ_TARGET_AVX512 void ell_outer(const float* xg, const SparseWeights& w, size_t K, const float* bias,
                                    float* y, size_t ldy, size_t n, size_t rows, size_t m0, size_t m1) {
+  using V = typename Vec::V;
   const size_t panels = ell_panels(K);
   const auto* values = static_cast<const typename Widen::T*>(w.values);
   for (size_t g = m0 / kLanes; g * kLanes < m1; ++g) {
     const uint32_t* offsets = w.offsets + g * panels;
-    __m512 acc[kLanes];  // acc[l]: row 16 g + l, one activation row per lane
+    V acc[kLanes];  // acc[l]: row 16 g + l, one activation row per lane
 #pragma GCC unroll 16
-    for (size_t l = 0; l < kLanes; ++l) acc[l] = _mm512_setzero_ps();
+    for (size_t l = 0; l < kLanes; ++l) acc[l] = Vec::zero();
     for (size_t p = 0; p < panels; ++p) {
       const float* xp = xg + p * kEllPanel * kLanes;
       for (size_t v = offsets[p]; v < offsets[p + 1]; ++v) {
         alignas(64) float wv[kLanes];
         _mm512_store_ps(wv, Widen::full(values + v * kLanes));
+        _mm_prefetch(reinterpret_cast<const char*>(values + (v + kPrefetchVectors) * kLanes), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(w.panel_cols + (v + kPrefetchVectors) * kLanes), _MM_HINT_T0);
         const uint8_t* c = w.panel_cols + v * kLanes;
 #pragma GCC unroll 16
-        for (size_t l = 0; l < kLanes; ++l)
-          acc[l] = _mm512_fmadd_ps(_mm512_set1_ps(wv[l]), _mm512_loadu_ps(xp + (c[l] & 127u) * kLanes), acc[l]);
+        for (size_t l = 0; l < kLanes; ++l) acc[l] = Vec::fma(Vec::set1(wv[l]), Vec::load(xp + (c[l] & 127u) * kLanes), acc[l]);
       }
     }
     alignas(64) float lanes[kLanes][kLanes], out[kLanes][kLanes];
 #pragma GCC unroll 16
-    for (size_t l = 0; l < kLanes; ++l) _mm512_store_ps(lanes[l], acc[l]);
+    for (size_t l = 0; l < kLanes; ++l) Vec::store(lanes[l], acc[l]);
     for (size_t j = 0; j < rows; ++j)
       for (size_t l = 0; l < kLanes; ++l) out[j][l] = lanes[l][j];
     store_group(out, rows, g, m1, bias, y, ldy, n);
@@ -120,8 +144,11 @@ SPARQ_TARGET_AVX512 void ell(const float* x, size_t ldx, const float* xp, const 
                              const float* bias, float* y, size_t ldy, size_t n0, size_t n1, size_t m0,
                              size_t m1) {
   if (n1 - n0 > kEllPermuteRows) {
-    for (size_t n = n0; n < n1; n += kLanes)
-      ell_outer<Widen>(xp + n * ldx, w, K, bias, y, ldy, n, std::min(kLanes, n1 - n), m0, m1);
+    for (size_t n = n0; n < n1; n += kLanes) {
+      const size_t rows = std::min(kLanes, n1 - n);
+      if (rows <= Ymm::kRows) ell_outer<Widen, Ymm>(xp + n * ldx, w, K, bias, y, ldy, n, rows, m0, m1);
+      else ell_outer<Widen, Zmm>(xp + n * ldx, w, K, bias, y, ldy, n, rows, m0, m1);
+    }
     return;
   }
   size_t n = n0;

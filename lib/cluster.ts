@@ -358,7 +358,8 @@ function prepareCluster(w: unknown, opts: unknown): ClusterCall {
  * nearest stored entry.
  *
  * A SparseTensor clusters its stored values (Deep Compression: pruning, then
- * weight sharing) and keeps its format and structure: exact 1-D k-means of
+ * weight sharing) and keeps its format and structure ('ell' becomes 'csr':
+ * 'ell' does not hold lut4 values): exact 1-D k-means of
  * each row's stored values ('row', default) or of all of them ('tensor'),
  * bits 1..4, optionally weighted by `importance` at the stored positions. The
  * result has 'lut4' values: 4-bit indices into a float32 table of 16 entries
@@ -404,7 +405,8 @@ function clusterSparse<R, T>(
   only('opts.dim', o.dim, 1);
   only('opts.groupSize', o.groupSize, undefined);
   only('opts.codebookType', o.codebookType, 'float32');
-  w.checkCompressible();
+  w.checkFloatValues();
+  w = w.withContiguousRows(); // lut4 values: 'ell' becomes 'csr'
   const [M, K] = w.shape;
   const importance = o.importance === undefined || o.importance === null ? null : checkImportance(o.importance, M, K);
   const vals = w.storedValues();

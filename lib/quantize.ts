@@ -235,7 +235,8 @@ function quantizeSparse(w: SparseTensor, opts?: QuantizeOptions): SparseTensor {
   }
   const search = o.search ?? true;
   if (typeof search !== 'boolean') throw typeError('opts.search', 'a boolean', search);
-  w.checkCompressible();
+  w.checkFloatValues();
+  w = w.withContiguousRows(); // lut4 values: 'ell' becomes 'csr'
   const M = w.shape[0];
   const vals = w.storedValues();
   const table = alignedArray(Float32Array, M * LUT4_ENTRIES);
@@ -270,7 +271,8 @@ function quantizeSparse(w: SparseTensor, opts?: QuantizeOptions): SparseTensor {
  * RangeErrors): 8 bits give int8 symmetric absmax codes ('int8' values);
  * 4 bits any scheme, with `search` on by default, stored as 4-bit indices
  * into each row's 16 dequantized levels ('lut4' values, exactly what
- * toDense() and `linear` use). `linear` runs on the result directly.
+ * toDense() and `linear` use; an 'ell' tensor gives a 'csr' one, as 'ell'
+ * does not hold lut4 values). `linear` runs on the result directly.
  */
 export function quantize(w: SparseTensor, opts?: QuantizeOptions): SparseTensor;
 export function quantize(w: Tensor, opts?: QuantizeOptions): QuantizedTensor;

@@ -79,21 +79,29 @@ interface Nm {
   bits: number;
 }
 
-/** Density below which format 'auto' picks 'csr' (see chooseFormat). */
-export const AUTO_CSR_DENSITY = 0.22;
+/** Density below which format 'auto' picks 'ell' (AVX-512) or 'csr' (see chooseFormat). */
+export const AUTO_SPARSE_DENSITY = 0.22;
+
+let activeIsaIsAvx512: boolean | undefined;
 
 /**
- * The rule of format 'auto', from `npm run bench:sparsity`: 'csr' below
- * AUTO_CSR_DENSITY (sparsity above 78%), else 'bitmap', N:M patterns included
- * ('nm' is never faster than 'bitmap' at the same density). The bitmap
- * kernels cost the same per weight at any density (they expand every 16-wide
- * tile), CSR costs per stored value; they cross between 75% and 80% sparsity
- * at N = 1, 8 and 32.
+ * The rule of format 'auto', from `npm run bench:sparsity` (cold, against
+ * dense f32): below AUTO_SPARSE_DENSITY (sparsity above 78%), 'ell' when the
+ * kernels run at AVX-512 (the fastest format at N = 1 to 4 by 1.6-2.5x, and
+ * 1.3-3.6x dense f32 at N = 8 and 32, where 'csr' is 1.2-1.6x faster than
+ * it), else 'csr' (on AVX2, 'ell' gathers too and runs 0.55-0.65x 'csr');
+ * otherwise 'bitmap', N:M patterns included ('nm' is never faster than
+ * 'bitmap' at the same density; at 50-70% 'ell' is fastest at N = 1 but
+ * slower than dense f32 at N = 8). The bitmap kernels cost the same per
+ * weight at any density (they expand every 16-wide tile), csr and ell per
+ * stored value.
  * @internal
  */
 export function chooseFormat(density: number, nm: NmPattern | null): SparseFormat {
   void nm;
-  return density < AUTO_CSR_DENSITY ? 'csr' : 'bitmap';
+  if (density >= AUTO_SPARSE_DENSITY) return 'bitmap';
+  activeIsaIsAvx512 ??= native.cpuInfo().active === 'avx512';
+  return activeIsaIsAvx512 ? 'ell' : 'csr';
 }
 
 // ------------------------------------------------------------------ validation
@@ -676,24 +684,25 @@ export class SparseTensor {
    * shared with this tensor.
    */
   quantizeInt8(): SparseTensor {
-    this.checkCompressible();
-    const M = this.shape[0];
+    this.checkFloatValues();
+    const [M, K] = this.shape;
     const vals = this.storedValues();
     const codes = alignedArray(Int8Array, this.values.length);
     const scales = alignedArray(Float32Array, M);
+    const cols = new Int32Array(K), idx = new Int32Array(K);
     for (let m = 0; m < M; m++) {
-      const [lo, hi] = this.rowRange(m);
+      const count = this.storedRow(m, cols, idx);
       let absmax = 0;
-      for (let i = lo; i < hi; i++) {
-        const v = vals[i];
+      for (let j = 0; j < count; j++) {
+        const v = vals[idx[j]];
         if (!Number.isFinite(v)) throw rangeError('w', 'finite stored values to quantize', received(`${v} in row ${m}`));
         absmax = Math.max(absmax, Math.abs(v));
       }
       const s = Math.fround(absmax / 127);
       scales[m] = s;
       if (s === 0) continue;
-      for (let i = lo; i < hi; i++) {
-        const q = Math.round(Math.abs(vals[i]) / s);
+      for (let j = 0; j < count; j++) {
+        const i = idx[j], q = Math.round(Math.abs(vals[i]) / s);
         codes[i] = Math.sign(vals[i]) * Math.min(127, q);
       }
     }
@@ -726,18 +735,16 @@ export class SparseTensor {
     return this.withValues('lut4', indices, { table });
   }
 
-  /**
-   * @internal A RangeError unless the values are float32 / float16 / bfloat16
-   * (quantize and cluster start from those) and each row's values are
-   * contiguous (not 'ell').
-   */
-  checkCompressible(): void {
+  /** @internal A RangeError unless the values are float32 / float16 / bfloat16 (quantize and cluster start from those). */
+  checkFloatValues(): void {
     if (this.valueType === 'int8' || this.valueType === 'lut4') {
       throw rangeError('w', 'a SparseTensor with float values', `one with '${this.valueType}' values`);
     }
-    if (this.format === 'ell') {
-      throw rangeError('w', "a SparseTensor in format 'bitmap', 'csr' or 'nm' (convert with .to('csr'))", "one in format 'ell'");
-    }
+  }
+
+  /** @internal This tensor, or for 'ell' the same stored set as 'csr': each row's values contiguous (lut4 values need that). */
+  withContiguousRows(): SparseTensor {
+    return this.format === 'ell' ? this.to('csr') : this;
   }
 
   /** @internal Indices [lo, hi) of row m's values (not for 'ell'). */

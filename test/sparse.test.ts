@@ -225,18 +225,20 @@ describe('SparseTensor.fromDense and toDense', () => {
     expect(() => fromBitmap.to('coo' as SparseFormat)).toThrow(/for format but received "coo"/);
   });
 
-  it("chooses the format for 'auto' by density (below 0.22: csr, else bitmap)", () => {
+  it("chooses the format for 'auto' by density: below 0.22 ell at AVX-512 (else csr), otherwise bitmap", async () => {
+    const { cpuInfo } = await import('../lib/index.js');
+    const sparse = cpuInfo().active === 'avx512' ? 'ell' : 'csr';
     const w = Tensor.from(randomArray(16 * 64, 5), [16, 64]);
     const w1000 = Tensor.from(randomArray(20 * 50, 6), [20, 50]);
-    expect(prune(w1000, { sparsity: 0.781 }).format).toBe('csr'); // density 0.219
+    expect(prune(w1000, { sparsity: 0.781 }).format).toBe(sparse); // density 0.219
     expect(prune(w1000, { sparsity: 0.78 }).format).toBe('bitmap'); // density 0.22
-    expect(prune(w1000, { sparsity: 0.8 }).format).toBe('csr');
+    expect(prune(w1000, { sparsity: 0.8 }).format).toBe(sparse);
     expect(prune(w, { sparsity: 0.5 }).format).toBe('bitmap');
     expect(prune(w, { pattern: '2:4' }).format).toBe('bitmap');
-    expect(prune(w, { pattern: '1:8' }).format).toBe('csr');
+    expect(prune(w, { pattern: '1:8' }).format).toBe(sparse);
     expect(SparseTensor.fromDense(w).format).toBe('bitmap');
-    expect(SparseTensor.fromDense(Tensor.zeros([3, 3])).format).toBe('csr');
-    expect(prune(w, { sparsity: 0.9 }).to('auto').format).toBe('csr');
+    expect(SparseTensor.fromDense(Tensor.zeros([3, 3])).format).toBe(sparse);
+    expect(prune(w, { sparsity: 0.9, format: 'bitmap' }).to('auto').format).toBe(sparse);
   });
 
   it('handles empty shapes in every format and value type', () => {
@@ -862,15 +864,25 @@ describe("format 'ell' (sliced ELLPACK over 128-column panels, groups of 16 rows
     }
   });
 
-  it('is refused where rows must be contiguous, and for lut4 values', async () => {
+  it('quantizes to int8 in place, and to lut4 values (quantize 4-bit, cluster) as csr; lut4 cannot become ell', async () => {
     const { quantize, cluster } = await import('../lib/index.js');
-    const s = prune(Tensor.from(randomArray(4 * 64, 1), [4, 64]), { sparsity: 0.5, format: 'ell' });
-    const refused = /Expected a SparseTensor in format 'bitmap', 'csr' or 'nm' \(convert with .to\('csr'\)\) for w but received "one in format 'ell'"/;
-    expect(() => quantize(s)).toThrow(refused);
-    expect(() => quantize(s, { bits: 4 })).toThrow(refused);
-    expect(() => cluster(s, { bits: 2 })).toThrow(refused);
-    const lut4 = quantize(s.to('csr'), { bits: 4 });
-    expect(() => lut4.to('ell')).toThrow(/'bitmap', 'csr' or 'nm' for 'lut4' values \('ell' stores float or int8 values\) for format/);
+    const M = 21, K = 200;
+    const s = prune(Tensor.from(randomArray(M * K, 1), [M, K]), { sparsity: 0.8, format: 'ell', values: 'bfloat16' });
+    const csr = s.to('csr');
+    const q8 = quantize(s);
+    expect(q8.format).toBe('ell');
+    expect(q8.offsets).toBe(s.offsets);
+    expect(q8.panelCols).toBe(s.panelCols);
+    expectLayout(q8);
+    expect(Array.from(q8.toDense().data)).toEqual(Array.from(quantize(csr).toDense().data));
+    expect(Array.from(q8.scales!)).toEqual(Array.from(quantize(csr).scales!));
+    expectLinearMatchesReference(q8, 2, 3, true, 'ell int8');
+    for (const [t, u] of [[quantize(s, { bits: 4 }), quantize(csr, { bits: 4 })], [cluster(s, { bits: 2 }), cluster(csr, { bits: 2 })]]) {
+      expect(t.format).toBe('csr');
+      expect(t.valueType).toBe('lut4');
+      expect(Array.from(t.toDense().data)).toEqual(Array.from(u.toDense().data));
+    }
+    expect(() => quantize(s, { bits: 4 }).to('ell')).toThrow(/'bitmap', 'csr' or 'nm' for 'lut4' values \('ell' stores float or int8 values\) for format/);
   });
 
   it('rejects native arrays that do not fit (offsets, panel columns, lut4 values) with a RangeError', async () => {

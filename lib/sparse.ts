@@ -79,29 +79,31 @@ interface Nm {
   bits: number;
 }
 
-/** Density below which format 'auto' picks 'ell' (AVX-512) or 'csr' (see chooseFormat). */
-export const AUTO_SPARSE_DENSITY = 0.22;
+/** Density below which format 'auto' picks 'ell' (kernels at AVX-512; see chooseFormat). */
+export const AUTO_ELL_DENSITY = 0.35;
+/** Density below which format 'auto' picks 'csr' (kernels below AVX-512). */
+export const AUTO_CSR_DENSITY = 0.22;
 
 let activeIsaIsAvx512: boolean | undefined;
 
 /**
  * The rule of format 'auto', from `npm run bench:sparsity` (cold, against
- * dense f32): below AUTO_SPARSE_DENSITY (sparsity above 78%), 'ell' when the
- * kernels run at AVX-512 (the fastest format at N = 1 to 4 by 1.6-2.5x, and
- * 1.3-3.6x dense f32 at N = 8 and 32, where 'csr' is 1.2-1.6x faster than
- * it), else 'csr' (on AVX2, 'ell' gathers too and runs 0.55-0.65x 'csr');
- * otherwise 'bitmap', N:M patterns included ('nm' is never faster than
- * 'bitmap' at the same density; at 50-70% 'ell' is fastest at N = 1 but
- * slower than dense f32 at N = 8). The bitmap kernels cost the same per
- * weight at any density (they expand every 16-wide tile), csr and ell per
- * stored value.
+ * dense f32; bench/results/sparsity.md). With AVX-512 kernels: 'ell' below
+ * AUTO_ELL_DENSITY (sparsity above 65%): at 70% it is the fastest format at
+ * N = 1, 8 and 32; from 80% on the fastest at N = 1 by 1.8-2.4x, and 'csr'
+ * beats it by up to 1.5x at N = 8 and 32 (both well above dense f32); at
+ * 50% it is slower than dense f32 at N = 32. Below AVX-512 ('ell' gathers
+ * there too and ran 0.55-0.64x 'csr'): 'csr' below AUTO_CSR_DENSITY. Else
+ * 'bitmap', N:M patterns included ('nm' is never faster than 'bitmap' at
+ * the same density). The bitmap kernels cost the same per weight at any
+ * density (they expand every 16-wide tile), csr and ell per stored value.
  * @internal
  */
 export function chooseFormat(density: number, nm: NmPattern | null): SparseFormat {
   void nm;
-  if (density >= AUTO_SPARSE_DENSITY) return 'bitmap';
   activeIsaIsAvx512 ??= native.cpuInfo().active === 'avx512';
-  return activeIsaIsAvx512 ? 'ell' : 'csr';
+  if (activeIsaIsAvx512) return density < AUTO_ELL_DENSITY ? 'ell' : 'bitmap';
+  return density < AUTO_CSR_DENSITY ? 'csr' : 'bitmap';
 }
 
 // ------------------------------------------------------------------ validation
@@ -752,6 +754,7 @@ export class SparseTensor {
     const K = this.shape[1];
     if (this.format === 'bitmap') return [this.offsets![m], this.offsets![m + 1]];
     if (this.format === 'csr') return [this.offsets![m * blocksOf(K)], this.offsets![(m + 1) * blocksOf(K)]];
+    if (this.format === 'ell') throw new Error("sparq internal error: an 'ell' row's values are not contiguous");
     const perRow = (K / this.#nm!.group) * this.#nm!.n;
     return [m * perRow, (m + 1) * perRow];
   }

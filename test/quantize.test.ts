@@ -91,7 +91,7 @@ describe('quantize', () => {
           }
         }
         // Sparse 4-bit: one group per row of stored values.
-        const s = prune(w, { sparsity: 0.7 });
+        const s = prune(w, { sparsity: 0.7, format: 'csr' });
         const sq = quantize(s, { bits: 4 });
         for (let m = 0; m < M; m++) {
           const [lo, hi] = s.rowRange(m);

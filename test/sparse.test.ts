@@ -225,16 +225,18 @@ describe('SparseTensor.fromDense and toDense', () => {
     expect(() => fromBitmap.to('coo' as SparseFormat)).toThrow(/for format but received "coo"/);
   });
 
-  it("chooses the format for 'auto' by density: below 0.22 ell at AVX-512 (else csr), otherwise bitmap", async () => {
+  it("chooses the format for 'auto' by density: below 0.35 ell at AVX-512, else below 0.22 csr; otherwise bitmap", async () => {
     const { cpuInfo } = await import('../lib/index.js');
-    const sparse = cpuInfo().active === 'avx512' ? 'ell' : 'csr';
+    const avx512 = cpuInfo().active === 'avx512', sparse = avx512 ? 'ell' : 'csr';
     const w = Tensor.from(randomArray(16 * 64, 5), [16, 64]);
     const w1000 = Tensor.from(randomArray(20 * 50, 6), [20, 50]);
+    expect(prune(w1000, { sparsity: 0.651 }).format).toBe(avx512 ? 'ell' : 'bitmap'); // density 0.349
+    expect(prune(w1000, { sparsity: 0.65 }).format).toBe('bitmap'); // density 0.35
     expect(prune(w1000, { sparsity: 0.781 }).format).toBe(sparse); // density 0.219
-    expect(prune(w1000, { sparsity: 0.78 }).format).toBe('bitmap'); // density 0.22
-    expect(prune(w1000, { sparsity: 0.8 }).format).toBe(sparse);
+    expect(prune(w1000, { sparsity: 0.78 }).format).toBe(avx512 ? 'ell' : 'bitmap'); // density 0.22
     expect(prune(w, { sparsity: 0.5 }).format).toBe('bitmap');
     expect(prune(w, { pattern: '2:4' }).format).toBe('bitmap');
+    expect(prune(w, { pattern: '1:4' }).format).toBe(avx512 ? 'ell' : 'bitmap');
     expect(prune(w, { pattern: '1:8' }).format).toBe(sparse);
     expect(SparseTensor.fromDense(w).format).toBe('bitmap');
     expect(SparseTensor.fromDense(Tensor.zeros([3, 3])).format).toBe(sparse);

@@ -385,9 +385,11 @@ for (const { M, K } of shapes) {
     // Sparse int4: every format with 4-bit values (quantize: symmetric, one
     // table of 16 levels per row), checked against linear on its own toDense().
     if (int4At.has(level.key)) {
+      let noted = false;
       for (const v of variants.filter((x) => x.values === 'bfloat16' && int4Formats(level).includes(x.format))) {
         const q = quantize(v.t, { bits: 4 });
-        if (v.format === base.format) {
+        if (!noted) {
+          noted = true;
           // Same layout and kernels as 4-bit clustered values (cluster(sparse)): only their error is reported.
           const t0 = performance.now();
           const c = sparq.cluster(v.t, { bits: 4 });

@@ -90,13 +90,14 @@ let activeIsaIsAvx512: boolean | undefined;
  * The rule of format 'auto', from `npm run bench:sparsity` (cold, against
  * dense f32; bench/results/sparsity.md). With AVX-512 kernels: 'ell' below
  * AUTO_ELL_DENSITY (sparsity above 65%): at 70% it is the fastest format at
- * N = 1, 8 and 32; from 80% on the fastest at N = 1 by 1.8-2.4x, and 'csr'
- * beats it by up to 1.5x at N = 8 and 32 (both well above dense f32); at
- * 50% it is slower than dense f32 at N = 32. Below AVX-512 ('ell' gathers
- * there too and ran 0.55-0.64x 'csr'): 'csr' below AUTO_CSR_DENSITY. Else
- * 'bitmap', N:M patterns included ('nm' is never faster than 'bitmap' at
- * the same density). The bitmap kernels cost the same per weight at any
- * density (they expand every 16-wide tile), csr and ell per stored value.
+ * N = 1, 8 and 32; from 80% on the fastest at N = 1 by 1.6-2.6x, about even
+ * with 'csr' at N = 8 and 32 at 80%, and up to 1.45x slower than 'csr' there
+ * from 90% on (both well above dense f32); at 50% slower than dense f32 at
+ * N = 32. Below AVX-512 ('ell' gathers there too and ran 0.55-0.64x 'csr'):
+ * 'csr' below AUTO_CSR_DENSITY. Else 'bitmap', N:M patterns included ('nm'
+ * is never faster than 'bitmap' at the same density). The bitmap kernels
+ * cost the same per weight at any density (they expand every 16-wide tile),
+ * csr and ell per stored value.
  * @internal
  */
 export function chooseFormat(density: number, nm: NmPattern | null): SparseFormat {
@@ -398,14 +399,14 @@ class Writer {
  * - 'nm': exactly n values in every group of `group` elements (explicit
  *   zeros where fewer are nonzero) and `codes`: per group the n positions,
  *   log2(group) bits each, in a little-endian bit stream per row.
- * - 'ell' (sliced ELLPACK, for N = 1 to 3 activation rows): rows in groups of
+ * - 'ell' (sliced ELLPACK, for N = 1 to 4 activation rows): rows in groups of
  *   16, columns in panels of 128. `offsets` (ceil(M/16)·ceil(K/128) + 1
  *   uint32) gives each group and panel its vectors of 16 entries, entry l of
  *   a vector belonging to row 16g + l: `values` and `panelCols` (uint8, the
  *   column within the panel). Each row's stored values come in column order,
  *   then padding to the group's longest row in that panel (value 0,
  *   panelCols bit 7 set): `values` holds more than nnz elements, and a row's
- *   values are not contiguous. float32 / float16 / bfloat16 values only.
+ *   values are not contiguous. Float values, or int8 from quantize(); no lut4.
  * `values`, `cols` and `panelCols` end with 16 zero elements, `codes` with 8
  * zero bytes (padding the kernels may read). The arrays are shared, not
  * copied, between tensors made by `.to()`; do not modify them.

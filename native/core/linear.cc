@@ -18,9 +18,10 @@ namespace {
 constexpr size_t kWeightChunkBytes = 256 << 10;  // weight rows re-read from L2 per task
 
 // Splits y[N, M] into tasks (activation chunks of kLinearChunkRows x weight
-// row chunks, a multiple of row_align rows) over the pool, packing x first with `pack` (if not null) into
-// `packed_floats` floats. kernel(x, xp, n0, n1, m0, m1) computes one block
-// from x as given (row stride K) or packed (xp, null when not packed).
+// row chunks, a multiple of row_align rows) over the pool, packing x first
+// with `pack` (if not null) into `packed_floats` floats. kernel(x, xp, n0,
+// n1, m0, m1) computes one block from x as given (row stride K) or packed
+// (xp, null when not packed).
 template <typename Kernel>
 void drive(const float* x, size_t N, size_t K, size_t M, size_t weight_row_bytes,
            PackActivations pack, size_t packed_floats, Kernel kernel, size_t row_align = 8) {

@@ -38,9 +38,9 @@ inline uint64_t load_nibbles16(const uint8_t* p, size_t i) {
 // CSR and ell on AVX-512: chunks of more than this many activation rows run
 // the outer-product kernel on activations packed by linear_pack_xt_avx512;
 // smaller chunks gather (csr) or permute (ell) from x as is. ell at 80%
-// sparsity, 4096x4096 from DRAM, permute against outer product: 1.6x faster
-// at N = 4, 0.7x at N = 8 (node bench/ab.js --a . --weights csr --weights-b
-// ell --n N --cache cold, with each limit).
+// sparsity, 4096x4096 from DRAM, permute against the 512-bit outer product:
+// 1.6x faster at N = 4, 0.7x at N = 8 (node bench/ab.js --a . --weights csr
+// --weights-b ell --n N --cache cold, with each limit).
 constexpr size_t kCsrGatherRows = 3;
 constexpr size_t kEllPermuteRows = 4;
 

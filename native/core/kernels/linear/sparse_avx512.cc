@@ -27,6 +27,7 @@
 #include <cstring>
 
 #include "../../target.h"
+#include "outer_avx512.h"
 #include "sparse.h"
 #include "tile_store.h"
 #include "tiles_avx512.h"
@@ -36,6 +37,8 @@ namespace sparq {
 namespace {
 
 using avx512::kLanes;
+using avx512::Ymm;
+using avx512::Zmm;
 
 // Software prefetch distance of the CSR value and column streams.
 constexpr size_t kPrefetchBytes = 1024;
@@ -195,32 +198,6 @@ SPARQ_TARGET_AVX512 void csr_gather(const float* x, size_t ldx, const SparseWeig
     store_tile(out, R, 1, bias, y, ldy, n, m);
   }
 }
-
-// Activation vectors of the CSR outer product: 16 rows in a zmm, or 8 in a
-// ymm (for groups of at most 8 rows: half the work on Zen 4's 256-bit units).
-struct Zmm {
-  using V = __m512;
-  static constexpr size_t kRows = 16;
-  SPARQ_TARGET_AVX512 static V zero() { return _mm512_setzero_ps(); }
-  SPARQ_TARGET_AVX512 static V load(const float* p) { return _mm512_loadu_ps(p); }
-  SPARQ_TARGET_AVX512 static V add(V a, V b) { return _mm512_add_ps(a, b); }
-  SPARQ_TARGET_AVX512 static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
-  SPARQ_TARGET_AVX512 static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
-  template <typename Values>
-  SPARQ_TARGET_AVX512 static V broadcast(const Values& v, size_t i) { return v.broadcast(i); }
-};
-
-struct Ymm {
-  using V = __m256;
-  static constexpr size_t kRows = 8;
-  SPARQ_TARGET_AVX512 static V zero() { return _mm256_setzero_ps(); }
-  SPARQ_TARGET_AVX512 static V load(const float* p) { return _mm256_loadu_ps(p); }
-  SPARQ_TARGET_AVX512 static V add(V a, V b) { return _mm256_add_ps(a, b); }
-  SPARQ_TARGET_AVX512 static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
-  SPARQ_TARGET_AVX512 static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
-  template <typename Values>
-  SPARQ_TARGET_AVX512 static V broadcast(const Values& v, size_t i) { return v.broadcast8(i); }
-};
 
 // CSR, up to Vec::kRows activation rows [n, n + rows) packed transposed at xg.
 template <typename Values, typename Vec>

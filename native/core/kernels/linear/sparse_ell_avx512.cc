@@ -16,6 +16,7 @@
 #include <cstdint>
 
 #include "../../target.h"
+#include "outer_avx512.h"
 #include "sparse.h"
 #include "tiles_avx512.h"
 #include "widen.h"
@@ -24,6 +25,8 @@ namespace sparq {
 namespace {
 
 using avx512::kLanes;
+using avx512::Ymm;
+using avx512::Zmm;
 // Each entry vector prefetches the values and columns this many vectors
 // ahead: at N = 1 from DRAM 1.20-1.29x at 80-90% sparsity, 1.15x from cache
 // (node bench/ab.js --a <build without> --weights ell --n 1 --sparsity S
@@ -82,28 +85,6 @@ SPARQ_TARGET_AVX512 void ell_permute(const float* x, size_t ldx, const SparseWei
     store_group(out, NR, g, m1, bias, y, ldy, n);
   }
 }
-
-// Activation vectors of the outer product: 16 rows in a zmm, or 8 in a ymm
-// (for at most 8 rows, as csr does: half the work on 256-bit units).
-struct Zmm {
-  using V = __m512;
-  static constexpr size_t kRows = 16;
-  SPARQ_TARGET_AVX512 static V zero() { return _mm512_setzero_ps(); }
-  SPARQ_TARGET_AVX512 static V set1(float v) { return _mm512_set1_ps(v); }
-  SPARQ_TARGET_AVX512 static V load(const float* p) { return _mm512_loadu_ps(p); }
-  SPARQ_TARGET_AVX512 static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
-  SPARQ_TARGET_AVX512 static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
-};
-
-struct Ymm {
-  using V = __m256;
-  static constexpr size_t kRows = 8;
-  SPARQ_TARGET_AVX512 static V zero() { return _mm256_setzero_ps(); }
-  SPARQ_TARGET_AVX512 static V set1(float v) { return _mm256_set1_ps(v); }
-  SPARQ_TARGET_AVX512 static V load(const float* p) { return _mm256_loadu_ps(p); }
-  SPARQ_TARGET_AVX512 static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
-  SPARQ_TARGET_AVX512 static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
-};
 
 // Up to Vec::kRows activation rows [n, n + rows) packed transposed at xg
 // (16 floats per column of the padded x).

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `sparq` command line.
-import { cluster, cpuInfo, getNumThreads, linear, prune, quantize, setNumThreads, Tensor } from './index.js';
+import { cluster, cpuInfo, getNumThreads, linear, prune, quantize, setNumThreads, SparseTensor, Tensor } from './index.js';
 import type { LinearOptions, LinearWeight } from './index.js';
 
 const USAGE = `Usage: sparq <command> [options]
@@ -71,7 +71,7 @@ function demo(opts: Map<string, string>): void {
   const x = Tensor.from(randomFloat32(N * K, 2), [N, K]);
   const bias = Tensor.from(randomFloat32(M, 3), [M]);
   const ref = linear(x, w32, bias);
-  console.log('weights                 bytes      ms (hot, median)   GB/s   max |y - y_f32| / max |y_f32|');
+  console.log(`${'weights'.padEnd(26)}    bytes      ms (hot, median)   GB/s   max |y - y_f32| / max |y_f32|`);
   const scale = ref.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0) || 1;
   const kinds: [string, () => LinearWeight, LinearOptions?][] = [
     ['float32', () => w32],
@@ -99,7 +99,8 @@ function demo(opts: Map<string, string>): void {
     const reps = Math.max(5, Math.min(200, Math.round(2e9 / (M * K * N * 2 + 1))));
     const ms = medianMs(() => linear(x, w, bias, options), reps);
     const bytes = w instanceof Tensor ? w.data.byteLength : w.byteLength;
-    console.log(`${label.padEnd(22)} ${(bytes / 2 ** 20).toFixed(1).padStart(6)} MiB ${ms.toFixed(3).padStart(10)}        ${(bytes / ms / 1e6).toFixed(1).padStart(7)}   ${(err / scale).toExponential(2)}`);
+    const name = w instanceof SparseTensor ? `${label.slice(0, -1)}, ${w.format})` : label; // the format 'auto' picked
+    console.log(`${name.padEnd(26)} ${(bytes / 2 ** 20).toFixed(1).padStart(6)} MiB ${ms.toFixed(3).padStart(10)}        ${(bytes / ms / 1e6).toFixed(1).padStart(7)}   ${(err / scale).toExponential(2)}`);
   }
   console.log('\nThe same weights every call (hot). The error column is against the unpruned, unquantized float32');
   console.log('weights (pruning and clustering change the layer; on random weights that error is large).');

@@ -168,17 +168,19 @@ void linear_sparse(const float* x, size_t N, size_t K, const SparseWeights& weig
   const float* xs = x;
   size_t ldx = K, row_align = 8;
   LargeVector<float> padded;
-  if (w.format == SparseFormat::kCsr || w.format == SparseFormat::kEll) {
-    if (w.format == SparseFormat::kEll) {
-      ldx = ell_padded_k(K);
-      padded.resize(N * ldx);
-      for (size_t n = 0; n < N; ++n) {
-        std::copy(x + n * K, x + (n + 1) * K, padded.data() + n * ldx);
-        std::fill(padded.data() + n * ldx + K, padded.data() + (n + 1) * ldx, 0.0f);
-      }
-      xs = padded.data();
-      row_align = kEllRows;
+  if (w.format == SparseFormat::kEll) {
+    ldx = ell_padded_k(K);
+    padded.resize(N * ldx);
+    for (size_t n = 0; n < N; ++n) {
+      std::copy(x + n * K, x + (n + 1) * K, padded.data() + n * ldx);
+      std::fill(padded.data() + n * ldx + K, padded.data() + (n + 1) * ldx, 0.0f);
     }
+    xs = padded.data();
+    row_align = kEllRows;
+  }
+  // csr and ell: transposed activations, only for the outer-product kernel.
+  const bool visits_stored_only = w.format == SparseFormat::kCsr || w.format == SparseFormat::kEll;
+  if (visits_stored_only) {
     pack = N > (w.format == SparseFormat::kEll ? kEllPermuteRows : kCsrGatherRows) ? table.linear_pack_xt : nullptr;
     packed_floats = (N + 15) / 16 * 16 * ldx;
   }
@@ -193,7 +195,7 @@ void linear_sparse(const float* x, size_t N, size_t K, const SparseWeights& weig
         y[n * M + m] = bias != nullptr ? v + bias[m] : v;
       }
   }, row_align);
-  if (w.format == SparseFormat::kCsr || w.format == SparseFormat::kEll) nonfinite_fixup(x, N, K, w, M, y);
+  if (visits_stored_only) nonfinite_fixup(x, N, K, w, M, y);
 }
 
 void linear_clustered(const float* x, size_t N, size_t K, const ClusteredWeights& w, size_t M,

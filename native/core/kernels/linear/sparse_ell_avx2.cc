@@ -11,6 +11,7 @@
 
 #include "../../target.h"
 #include "sparse.h"
+#include "tile_store.h"
 #include "widen.h"
 
 namespace sparq {
@@ -45,13 +46,9 @@ SPARQ_TARGET_AVX2 void ell_gather(const float* x, size_t ldx, const SparseWeight
           acc[j] = _mm256_fmadd_ps(wv, _mm256_i32gather_ps(xp + j * ldx, id, 4), acc[j]);
       }
     }
-    alignas(32) float out[kHalf];
-    const size_t lanes = std::min(kHalf, m1 - m);
-    for (int j = 0; j < NR; ++j) {
-      _mm256_store_ps(out, acc[j]);
-      for (size_t l = 0; l < lanes; ++l)
-        y[(n + j) * ldy + m + l] = bias != nullptr ? out[l] + bias[m + l] : out[l];
-    }
+    alignas(32) float out[NR][kHalf];
+    for (int j = 0; j < NR; ++j) _mm256_store_ps(out[j], acc[j]);
+    store_outputs(&out[0][0], kHalf, 1, NR, std::min(kHalf, m1 - m), bias, y, ldy, n, m);
   }
 }
 

@@ -18,6 +18,7 @@
 #include "../../target.h"
 #include "outer_avx512.h"
 #include "sparse.h"
+#include "tile_store.h"
 #include "tiles_avx512.h"
 #include "widen.h"
 
@@ -34,13 +35,8 @@ using avx512::Zmm;
 constexpr size_t kPrefetchVectors = 128;
 static_assert(kEllRows == kLanes && kEllPanel == 8 * kLanes, "one lane per row, 8 registers per panel");
 
-// y[n + j, 16 g + l] = out[j][l] (+ bias) for the valid lanes of group g.
-inline void store_group(const float (*out)[kLanes], size_t rows, size_t g, size_t m1,
-                        const float* bias, float* y, size_t ldy, size_t n) {
-  const size_t m = g * kLanes, lanes = std::min(kLanes, m1 - m);
-  for (size_t j = 0; j < rows; ++j)
-    for (size_t l = 0; l < lanes; ++l) y[(n + j) * ldy + m + l] = bias != nullptr ? out[j][l] + bias[m + l] : out[j][l];
-}
+// Weight rows of group g below m1 (its valid lanes).
+inline size_t group_rows(size_t g, size_t m1) { return std::min(kLanes, m1 - g * kLanes); }
 
 // x[c & 127] of a panel held in xr[0..7], for the 16 columns in id.
 SPARQ_TARGET_AVX512 inline __m512 select(const __m512 (&xr)[8], __m512i id, __mmask16 bit5, __mmask16 bit6) {
@@ -82,7 +78,7 @@ SPARQ_TARGET_AVX512 void ell_permute(const float* x, size_t ldx, const SparseWei
     alignas(64) float out[NR][kLanes];
 #pragma GCC unroll 4
     for (int j = 0; j < NR; ++j) _mm512_store_ps(out[j], acc[j]);
-    store_group(out, NR, g, m1, bias, y, ldy, n);
+    store_outputs(&out[0][0], kLanes, 1, NR, group_rows(g, m1), bias, y, ldy, n, g * kLanes);
   }
 }
 
@@ -111,12 +107,10 @@ SPARQ_TARGET_AVX512 void ell_outer(const float* xg, const SparseWeights& w, size
         for (size_t l = 0; l < kLanes; ++l) acc[l] = Vec::fma(Vec::set1(wv[l]), Vec::load(xp + (c[l] & 127u) * kLanes), acc[l]);
       }
     }
-    alignas(64) float lanes[kLanes][kLanes], out[kLanes][kLanes];
+    alignas(64) float lanes[kLanes][kLanes];  // lanes[l][j]: weight row 16 g + l, activation row n + j
 #pragma GCC unroll 16
     for (size_t l = 0; l < kLanes; ++l) Vec::store(lanes[l], acc[l]);
-    for (size_t j = 0; j < rows; ++j)
-      for (size_t l = 0; l < kLanes; ++l) out[j][l] = lanes[l][j];
-    store_group(out, rows, g, m1, bias, y, ldy, n);
+    store_outputs(&lanes[0][0], 1, kLanes, rows, group_rows(g, m1), bias, y, ldy, n, g * kLanes);
   }
 }
 

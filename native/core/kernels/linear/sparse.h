@@ -39,8 +39,9 @@ inline uint64_t load_nibbles16(const uint8_t* p, size_t i) {
 // the outer-product kernel on activations packed by linear_pack_xt_avx512;
 // smaller chunks gather (csr) or permute (ell) from x as is. ell at 80%
 // sparsity, 4096x4096 from DRAM, permute against the 512-bit outer product:
-// 1.6x faster at N = 4, 0.7x at N = 8 (node bench/ab.js --a . --weights csr
-// --weights-b ell --n N --cache cold, with each limit).
+// 1.22 ms against 1.94-2.05 ms at N = 4, 2.95 against 2.14-2.22 at N = 8
+// (node bench/ab.js --a . --weights csr --weights-b ell --n N --cache cold,
+// one run with each limit, so compared across runs).
 constexpr size_t kCsrGatherRows = 3;
 constexpr size_t kEllPermuteRows = 4;
 

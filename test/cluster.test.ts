@@ -91,6 +91,21 @@ describe('kmeans in 1-D (exact)', () => {
     }
   });
 
+  it('gives the same results from recycled working memory (blocks of 2 MiB and more kept between calls)', () => {
+    // 300,000 values: the DP's working arrays pass 2 MiB, so later calls of
+    // these sizes get the blocks earlier calls freed, uninitialised
+    const a = syntheticWeights(300000, 'student-t', rng(23));
+    const b = syntheticWeights(300000, 'gaussian', rng(29));
+    const first = kmeans(a, { k: 16 });
+    closeCost(first.inertia, kmeans1dDivideConquer(a, 16), scaleOf(a));
+    kmeans(b, { k: 16 });
+    kmeans(b.subarray(0, 290000), { k: 5 });
+    const again = kmeans(a, { k: 16 });
+    expect(again.inertia).toBe(first.inertia);
+    expect(Array.from(again.centroids)).toEqual(Array.from(first.centroids));
+    expect(Array.from(again.assignments)).toEqual(Array.from(first.assignments));
+  });
+
   it('is exact on large layers of evenly spaced, clumped or heavily repeated values (flat stretches and jumps of the minimisers)', () => {
     // > 65,536 distinct values, so the batched sweep runs: a grid (many equal
     // costs), a grid with a few far clumps, and a grid whose values repeat

@@ -3,32 +3,24 @@
 // pages requested. The first touch of fresh memory costs a page fault per
 // 4 KiB page otherwise; at hundreds of MiB (exact k-means of 16M values)
 // those faults were most of the time on a virtual machine, several
-// microseconds each.
+// microseconds each. Blocks of 2 MiB and more are also recycled
+// (large_buffer.cc): a freed one is kept a few seconds for the next
+// allocation it fits, so back-to-back calls skip the kernel's page faults
+// and zeroing.
 #pragma once
 #include <cstddef>
 #include <new>
 #include <vector>
 
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
-
 namespace sparq {
 
 constexpr size_t kHugePageBytes = size_t{2} << 20;
 
-inline size_t large_alignment(size_t bytes) { return bytes >= kHugePageBytes ? kHugePageBytes : 64; }
-
-inline void* large_alloc(size_t bytes) {
-  const size_t align = large_alignment(bytes);
-  void* p = ::operator new(bytes, std::align_val_t{align});
-#ifdef MADV_HUGEPAGE
-  if (align == kHugePageBytes) madvise(p, bytes, MADV_HUGEPAGE);  // a hint: failure is harmless
-#endif
-  return p;
-}
-
-inline void large_free(void* p, size_t bytes) { ::operator delete(p, std::align_val_t{large_alignment(bytes)}); }
+// Memory for `bytes` (> 0): 64-byte aligned, from kHugePageBytes up aligned
+// to kHugePageBytes. Throws std::bad_alloc.
+void* large_alloc(size_t bytes);
+// Frees a block of large_alloc (the same `bytes`); null is ignored.
+void large_free(void* p, size_t bytes) noexcept;
 
 // Allocator for std::vector: large_alloc, and resize() default-initialises
 // (no zero fill) trivial elements, so the threads that write them first

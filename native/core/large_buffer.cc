@@ -1,20 +1,21 @@
 // Large working memory (large_buffer.h). Blocks of kHugePageBytes and more
 // are recycled: a freed block is kept, its pages handed back to the kernel
 // lazily (MADV_FREE: reclaimed only under memory pressure, otherwise still
-// mapped), and the next allocation it fits takes it. A fresh block costs a
-// page fault and the zeroing of every page on first touch: for exact 1-D
-// k-means of 16.7M float32 values (about 1.1 GiB of working arrays) that
-// was 0.2 to 1.8 s of system time a call here, calls after the first
-// included. Kept blocks are released kRecycleSeconds after they were freed
-// (by a thread that runs only while blocks are kept), and the oldest ones
-// first whenever more than kRecycleBytes are kept.
+// mapped), and the next allocation of the same size (in whole 2 MiB pages)
+// takes it. A fresh block costs a page fault and the zeroing of every page
+// on first touch: for exact 1-D k-means of 16.7M float32 values (about
+// 1.1 GiB of working arrays) that was 0.15 to 1.9 s of system time a call
+// here, calls after the first included (bench/kmeans-time.js). Kept blocks
+// are released kRecycleSeconds after they were freed (by a thread that runs
+// only while blocks are kept, waking at the oldest block's expiry), and the
+// oldest ones first whenever more than kRecycleBytes are kept.
 #include "large_buffer.h"
 
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
-#include <unordered_map>
+#include <vector>
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -43,7 +44,7 @@ struct Kept {
 
 struct Recycler {
   std::mutex mu;
-  std::condition_variable expire;
+  std::condition_variable expire;  // never notified: the trimmer only times out
   std::vector<Kept> kept;  // oldest first
   size_t kept_bytes = 0;
   bool trimmer = false;

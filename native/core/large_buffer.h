@@ -4,9 +4,9 @@
 // 4 KiB page otherwise; at hundreds of MiB (exact k-means of 16M values)
 // those faults were most of the time on a virtual machine, several
 // microseconds each. Blocks of 2 MiB and more are also recycled
-// (large_buffer.cc): a freed one is kept a few seconds for the next
-// allocation it fits, so back-to-back calls skip the kernel's page faults
-// and zeroing.
+// (large_buffer.cc): a freed one is kept up to 10 s for the next allocation
+// of its size, so back-to-back calls skip the kernel's page faults and
+// zeroing.
 #pragma once
 #include <cstddef>
 #include <new>

@@ -116,6 +116,10 @@ void large_free(void* p, size_t bytes) noexcept {
     return;
   }
   bytes = whole_pages(bytes);
+  if (bytes > kRecycleBytes) {  // never kept: keeping it would first push out every kept block
+    release(p, bytes);
+    return;
+  }
 #ifdef MADV_FREE
   madvise(p, bytes, MADV_FREE);
 #endif

@@ -14,7 +14,7 @@
 //                      bfloat16 values; int4 kinds: groups of 32 unless named, nf4: groups of 64;
 //                      no scale search)
 //   --weights-b KIND   B's kind (default --weights): with --a . compares two kinds in one build
-//   --activations A    float32 | int8 (linear's options.activations, quantized weights only)
+//   --activations A    float32 | int8 (linear's options.activations; ignored for f32 and bf16)
 //   --shape MxK        (default 4096x4096)    --n N          activation rows (default 1)
 //   --sparsity S       (default 0.8)          --cache cold|hot (default hot)
 //   --rounds R         (default 31)           --calls C      calls per round and side (default 10)
@@ -62,7 +62,8 @@ function make(L, kind) {
   const copy = () => own(first) ?? (first instanceof L.Tensor ? L.Tensor.from(first.data.slice(), [M, K], first.dtype) : made());
   const set = [first];
   for (let i = 1, n = cold ? Math.max(2, Math.ceil(coldBytes / bytes)) : 1; i < n; i++) set.push(copy());
-  const options = args.activations ? { activations: args.activations } : undefined;
+  // Dense float weights take only float32 activations: --activations applies to the other kinds.
+  const options = args.activations && !['f32', 'bf16'].includes(kind) ? { activations: args.activations } : undefined;
   return { set, bytes, xt: L.Tensor.from(x, [N, K]), linear: (xt, wt) => L.linear(xt, wt, null, options) };
 }
 

@@ -195,6 +195,9 @@ describe("linear on quantized weights with activations: 'int8' (integer dot prod
       try {
         setNumThreads(1);
         expect(Array.from(linear(x, q, null, { activations: 'int8' }).data), label(o)).toEqual(Array.from(all));
+        // One thread: each task holds several 8-row tiles, so at N = 1 a tile's scales come prefetched by the one before.
+        const one = linear(Tensor.from(x.data.subarray(4 * K, 5 * K), [1, K]), q, null, { activations: 'int8' }).data;
+        expect(Array.from(one), `${label(o)} row 4, one thread`).toEqual(Array.from(all.subarray(4 * M, 5 * M)));
       } finally {
         setNumThreads(threads);
       }

@@ -163,6 +163,11 @@ struct Weights {
   const float* mins;
   size_t m0, row_bytes, groups;
   unsigned shift;  // group of weight k = k >> shift
+  // N = 1: the stored scales (and mins) of the next tile's rows, prefetched
+  // over this tile's steps (null: none).
+  const char* next_scales = nullptr;
+  const char* next_mins = nullptr;
+  size_t next_lines = 0, lines_per_step = 0;
 
   // The step's 64 code bytes as unsigned bytes: lo (and hi, the high nibbles).
   template <bool Tail>
@@ -237,7 +242,15 @@ SPARQ_TARGET_AVX512VNNI void tile(const Weights<Code, HasMin, kGroups, Lut>& w, 
 #pragma GCC unroll 8
     for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_setzero_ps();
   const size_t full = K / S::kWeights, rest = K % S::kWeights;
-  for (size_t s = 0; s < full; ++s) step<Code, HasMin, kGroups, Lut, MR, NR, false>(w, rows, ms, act, s, 0, 0, acc);
+  for (size_t s = 0; s < full; ++s) {
+    if (w.next_scales != nullptr) {
+      for (size_t l = s * w.lines_per_step; l < std::min(w.next_lines, (s + 1) * w.lines_per_step); ++l) {
+        _mm_prefetch(w.next_scales + l * 64, _MM_HINT_T0);
+        if (HasMin) _mm_prefetch(w.next_mins + l * 64, _MM_HINT_T0);
+      }
+    }
+    step<Code, HasMin, kGroups, Lut, MR, NR, false>(w, rows, ms, act, s, 0, 0, acc);
+  }
   if (rest != 0) {
     const size_t code_bytes = S::kNibble ? rest / 2 : rest;
     const __mmask64 code_tail = (1ull << code_bytes) - 1;
@@ -287,9 +300,30 @@ SPARQ_TARGET_AVX512VNNI void run(const ActivationLine* x, const QuantWeights& qw
   w.row_bytes = quant_row_bytes(qw, K);
   w.groups = quant_groups(qw, K);
   w.shift = qw.group_size == 0 ? 63u : static_cast<unsigned>(__builtin_ctzll(qw.group_size));
+  const PackedRows<Code> packed(K, groups_with_mins(qw, K));
+  if (n1 - n0 == 1 && kGroups != 0) {
+    // Scales per group: one tile of 8 rows at a time, each with its own
+    // rows' scales (and mins) converted just before it, while the next
+    // tile's are prefetched along its steps. Converting a whole task's first
+    // (32 KB of float16 for 128 rows in groups of 32) stalled on cold memory
+    // with no code line in flight.
+    const size_t scale_bytes = qw.scale_type == ScaleType::kF32 ? 4 : 2;
+    const size_t steps = std::max<size_t>(1, K / StepShape<Code>::kWeights);
+    for (size_t m = m0; m < m1; m += 8) {
+      const size_t e = std::min(m + 8, m1);
+      w.next_lines = (std::min<size_t>(8, m1 - e) * w.groups * scale_bytes + 63) / 64;
+      w.lines_per_step = (w.next_lines + steps - 1) / steps;
+      w.m0 = m;
+      w.scales = avx512::scale_rows(qw.scales, qw.scale_type, w.groups, m, e, scale_scratch);
+      w.mins = HasMin ? avx512::scale_rows(qw.mins, qw.scale_type, w.groups, m, e, min_scratch) : nullptr;
+      w.next_scales = e < m1 ? static_cast<const char*>(qw.scales) + e * w.groups * scale_bytes : nullptr;
+      w.next_mins = HasMin && e < m1 ? static_cast<const char*>(qw.mins) + e * w.groups * scale_bytes : nullptr;
+      tile<Code, HasMin, kGroups, Lut, 8, 1>(w, K, m, m1, x, packed, bias, y, ldy, n0);
+    }
+    return;
+  }
   w.scales = avx512::scale_rows(qw.scales, qw.scale_type, w.groups, m0, m1, scale_scratch);
   w.mins = HasMin ? avx512::scale_rows(qw.mins, qw.scale_type, w.groups, m0, m1, min_scratch) : nullptr;
-  const PackedRows<Code> packed(K, groups_with_mins(qw, K));
   if (n1 - n0 == 1) {
     for (size_t m = m0; m < m1; m += 8) tile<Code, HasMin, kGroups, Lut, 8, 1>(w, K, m, m1, x, packed, bias, y, ldy, n0);
     return;

@@ -161,6 +161,8 @@ struct Weights {
   float table_scale;
   const float* scales;  // rows [m0, m1) as float32, `groups` per row
   const float* mins;
+  const uint16_t* scales16;  // Half steps (see step): every row's float16 scales as stored
+  const uint16_t* mins16;
   size_t m0, row_bytes, groups;
   unsigned shift;  // group of weight k = k >> shift
   // N = 1: the stored scales (and mins) of the next tile's rows, prefetched
@@ -195,9 +197,20 @@ struct Weights {
     const __m512 v = _mm512_castps128_ps512(_mm_maskz_loadu_ps(Tail ? groups_tail : all, t));
     return spread(v, kGroups == 2 ? 3 : 2);
   }
+
+  // The same from the stored float16 table of row m (scales16 or mins16).
+  template <bool Tail>
+  SPARQ_TARGET_AVX512VNNI __m512 lanes_half(const uint16_t* table, size_t m, size_t k, __mmask16 groups_tail) const {
+    const uint16_t* t = table + m * groups + (k >> shift);
+    if (kGroups == 1) return _mm512_set1_ps(_cvtsh_ss(t[0]));
+    const __mmask8 all = static_cast<__mmask8>((1u << kGroups) - 1u);
+    const __m128i h = _mm_maskz_loadu_epi16(Tail ? static_cast<__mmask8>(groups_tail) : all, t);
+    return spread(_mm512_castps128_ps512(_mm_cvtph_ps(h)), kGroups == 2 ? 3 : 2);
+  }
 };
 
-template <CodeType Code, bool HasMin, int kGroups, bool Lut, int MR, int NR, bool Tail>
+// Half: scales read as stored (float16) instead of from the float32 copy.
+template <CodeType Code, bool HasMin, int kGroups, bool Lut, int MR, int NR, bool Tail, bool Half>
 SPARQ_TARGET_AVX512VNNI inline void step(const Weights<Code, HasMin, kGroups, Lut>& w,
                                          const uint8_t* const* rows, const size_t* ms,
                                          const typename StepShape<Code>::Act* const* act, size_t s,
@@ -211,7 +224,9 @@ SPARQ_TARGET_AVX512VNNI inline void step(const Weights<Code, HasMin, kGroups, Lu
     if (!Tail) _mm_prefetch(reinterpret_cast<const char*>(rows[i] + s * 64 + kPrefetchRows * w.row_bytes), _MM_HINT_T1);
     w.template codes_u8<Tail>(rows[i] + s * 64, code_tail, lo, hi);
     __m512 ws = _mm512_setzero_ps();
-    if (kGroups != 0) ws = w.template lanes<Tail>(w.scales, ms[i], k, groups_tail);
+    if (kGroups != 0)
+      ws = Half ? w.template lanes_half<Tail>(w.scales16, ms[i], k, groups_tail)
+                : w.template lanes<Tail>(w.scales, ms[i], k, groups_tail);
 #pragma GCC unroll 8
     for (int j = 0; j < NR; ++j) {
       const typename S::Act& a = act[j][s];
@@ -223,7 +238,7 @@ SPARQ_TARGET_AVX512VNNI inline void step(const Weights<Code, HasMin, kGroups, Lu
   }
 }
 
-template <CodeType Code, bool HasMin, int kGroups, bool Lut, int MR, int NR>
+template <CodeType Code, bool HasMin, int kGroups, bool Lut, int MR, int NR, bool Half = false>
 SPARQ_TARGET_AVX512VNNI void tile(const Weights<Code, HasMin, kGroups, Lut>& w, size_t K, size_t m,
                                   size_t m1, const ActivationLine* x, const PackedRows<Code>& packed,
                                   const float* bias, float* y, size_t ldy, size_t n) {
@@ -249,14 +264,14 @@ SPARQ_TARGET_AVX512VNNI void tile(const Weights<Code, HasMin, kGroups, Lut>& w, 
         if (HasMin) _mm_prefetch(w.next_mins + l * 64, _MM_HINT_T0);
       }
     }
-    step<Code, HasMin, kGroups, Lut, MR, NR, false>(w, rows, ms, act, s, 0, 0, acc);
+    step<Code, HasMin, kGroups, Lut, MR, NR, false, Half>(w, rows, ms, act, s, 0, 0, acc);
   }
   if (rest != 0) {
     const size_t code_bytes = S::kNibble ? rest / 2 : rest;
     const __mmask64 code_tail = (1ull << code_bytes) - 1;
     const size_t group = size_t{1} << w.shift;
     const __mmask16 groups_tail = static_cast<__mmask16>((1u << ((rest + group - 1) / group)) - 1u);
-    step<Code, HasMin, kGroups, Lut, MR, NR, true>(w, rows, ms, act, full, code_tail, groups_tail, acc);
+    step<Code, HasMin, kGroups, Lut, MR, NR, true, Half>(w, rows, ms, act, full, code_tail, groups_tail, acc);
   }
   if constexpr (kGroups != 0 && HasMin) {
     for (size_t g = 0; g < w.groups; g += 16) {
@@ -264,7 +279,9 @@ SPARQ_TARGET_AVX512VNNI void tile(const Weights<Code, HasMin, kGroups, Lut>& w, 
                                                  : static_cast<__mmask16>((1u << (w.groups - g)) - 1u);
 #pragma GCC unroll 8
       for (int i = 0; i < MR; ++i) {
-        const __m512 mins = _mm512_maskz_loadu_ps(valid, w.mins + (ms[i] - w.m0) * w.groups + g);
+        const __m512 mins =
+            Half ? _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(valid, w.mins16 + ms[i] * w.groups + g))
+                 : _mm512_maskz_loadu_ps(valid, w.mins + (ms[i] - w.m0) * w.groups + g);
 #pragma GCC unroll 8
         for (int j = 0; j < NR; ++j)
           acc[i][j] = _mm512_fmadd_ps(mins, _mm512_maskz_loadu_ps(valid, packed.groups(x, n + j) + g), acc[i][j]);
@@ -302,23 +319,31 @@ SPARQ_TARGET_AVX512VNNI void run(const ActivationLine* x, const QuantWeights& qw
   w.shift = qw.group_size == 0 ? 63u : static_cast<unsigned>(__builtin_ctzll(qw.group_size));
   const PackedRows<Code> packed(K, groups_with_mins(qw, K));
   if (n1 - n0 == 1 && kGroups != 0) {
-    // Scales per group: one tile of 8 rows at a time, each with its own
-    // rows' scales (and mins) converted just before it, while the next
-    // tile's are prefetched along its steps. Converting a whole task's first
-    // (32 KB of float16 for 128 rows in groups of 32) stalled on cold memory
-    // with no code line in flight.
-    const size_t scale_bytes = qw.scale_type == ScaleType::kF32 ? 4 : 2;
+    // Scales per group, N = 1: each step reads its rows' scales (and the
+    // tile's mins) as stored, float16 or float32, while the next tile's are
+    // prefetched along its steps. Converting a whole task's first (32 KB of
+    // float16 for 128 rows in groups of 32) stalled on cold memory with no
+    // code line in flight; converting each tile's just before it cost a
+    // pass over them (bench/layout/int4_stream_pattern.cc).
+    const bool half = qw.scale_type == ScaleType::kF16;
+    const size_t scale_bytes = half ? 2 : 4;
     const size_t steps = std::max<size_t>(1, K / StepShape<Code>::kWeights);
+    if (half) {
+      w.scales16 = static_cast<const uint16_t*>(qw.scales);
+      w.mins16 = static_cast<const uint16_t*>(qw.mins);
+    } else {
+      w.m0 = 0;
+      w.scales = static_cast<const float*>(qw.scales);
+      w.mins = static_cast<const float*>(qw.mins);
+    }
     for (size_t m = m0; m < m1; m += 8) {
       const size_t e = std::min(m + 8, m1);
       w.next_lines = (std::min<size_t>(8, m1 - e) * w.groups * scale_bytes + 63) / 64;
       w.lines_per_step = (w.next_lines + steps - 1) / steps;
-      w.m0 = m;
-      w.scales = avx512::scale_rows(qw.scales, qw.scale_type, w.groups, m, e, scale_scratch);
-      w.mins = HasMin ? avx512::scale_rows(qw.mins, qw.scale_type, w.groups, m, e, min_scratch) : nullptr;
       w.next_scales = e < m1 ? static_cast<const char*>(qw.scales) + e * w.groups * scale_bytes : nullptr;
       w.next_mins = HasMin && e < m1 ? static_cast<const char*>(qw.mins) + e * w.groups * scale_bytes : nullptr;
-      tile<Code, HasMin, kGroups, Lut, 8, 1>(w, K, m, m1, x, packed, bias, y, ldy, n0);
+      if (half) tile<Code, HasMin, kGroups, Lut, 8, 1, true>(w, K, m, m1, x, packed, bias, y, ldy, n0);
+      else tile<Code, HasMin, kGroups, Lut, 8, 1, false>(w, K, m, m1, x, packed, bias, y, ldy, n0);
     }
     return;
   }

@@ -163,6 +163,7 @@ struct Weights {
   const float* mins;
   const uint16_t* scales16;  // Half steps (see step): every row's float16 scales as stored
   const uint16_t* mins16;
+  bool prefetch = true;  // each step prefetches the line kPrefetchRows rows below
   size_t m0, row_bytes, groups;
   unsigned shift;  // group of weight k = k >> shift
   // N = 1: the stored scales (and mins) of the next tile's rows, prefetched
@@ -221,7 +222,7 @@ SPARQ_TARGET_AVX512VNNI inline void step(const Weights<Code, HasMin, kGroups, Lu
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) {
     __m512i lo, hi;
-    if (!Tail) _mm_prefetch(reinterpret_cast<const char*>(rows[i] + s * 64 + kPrefetchRows * w.row_bytes), _MM_HINT_T1);
+    if (!Tail && w.prefetch) _mm_prefetch(reinterpret_cast<const char*>(rows[i] + s * 64 + kPrefetchRows * w.row_bytes), _MM_HINT_T1);
     w.template codes_u8<Tail>(rows[i] + s * 64, code_tail, lo, hi);
     __m512 ws = _mm512_setzero_ps();
     if (kGroups != 0)
@@ -241,12 +242,12 @@ SPARQ_TARGET_AVX512VNNI inline void step(const Weights<Code, HasMin, kGroups, Lu
 template <CodeType Code, bool HasMin, int kGroups, bool Lut, int MR, int NR, bool Half = false>
 SPARQ_TARGET_AVX512VNNI void tile(const Weights<Code, HasMin, kGroups, Lut>& w, size_t K, size_t m,
                                   size_t m1, const ActivationLine* x, const PackedRows<Code>& packed,
-                                  const float* bias, float* y, size_t ldy, size_t n) {
+                                  const float* bias, float* y, size_t ldy, size_t n, size_t stride = 1) {
   using S = StepShape<Code>;
   size_t ms[MR];
   const uint8_t* rows[MR];
   for (int i = 0; i < MR; ++i) {
-    ms[i] = std::min(m + i, m1 - 1);
+    ms[i] = std::min(m + i * stride, m1 - 1);
     rows[i] = w.codes + ms[i] * w.row_bytes;
   }
   const typename S::Act* act[NR];
@@ -300,7 +301,15 @@ SPARQ_TARGET_AVX512VNNI void tile(const Weights<Code, HasMin, kGroups, Lut>& w, 
       }
       out[i * NR + j] = Lut ? r * w.table_scale : r;
     }
-  store_tile(out, NR, std::min<size_t>(MR, m1 - m), bias, y, ldy, n, m);
+  if (stride == 1) {
+    store_tile(out, NR, std::min<size_t>(MR, m1 - m), bias, y, ldy, n, m);
+    return;
+  }
+  for (int i = 0; i < MR && m + i * stride < m1; ++i)
+    for (int j = 0; j < NR; ++j) {
+      const size_t r = m + i * stride;
+      y[(n + j) * ldy + r] = bias != nullptr ? out[i * NR + j] + bias[r] : out[i * NR + j];
+    }
 }
 
 template <CodeType Code, bool HasMin, int kGroups, bool Lut>
@@ -318,30 +327,45 @@ SPARQ_TARGET_AVX512VNNI void run(const ActivationLine* x, const QuantWeights& qw
   w.groups = quant_groups(qw, K);
   w.shift = qw.group_size == 0 ? 63u : static_cast<unsigned>(__builtin_ctzll(qw.group_size));
   const PackedRows<Code> packed(K, groups_with_mins(qw, K));
-  if (n1 - n0 == 1 && kGroups != 0) {
-    // Scales per group, N = 1: each step reads its rows' scales (and the
-    // tile's mins) as stored, float16 or float32, while the next tile's are
-    // prefetched along its steps. Converting a whole task's first (32 KB of
-    // float16 for 128 rows in groups of 32) stalled on cold memory with no
-    // code line in flight; converting each tile's just before it cost a
-    // pass over them (bench/layout/int4_stream_pattern.cc).
-    const bool half = qw.scale_type == ScaleType::kF16;
-    const size_t scale_bytes = half ? 2 : 4;
-    const size_t steps = std::max<size_t>(1, K / StepShape<Code>::kWeights);
+  if (n1 - n0 == 1) {
+    // N = 1. Scales per group in float16 are read as stored: converting a
+    // whole task's first (32 KB for 128 rows in groups of 32) stalled on cold
+    // memory with no code line in flight (bench/layout/int4_stream_pattern.cc).
+    const bool half = kGroups != 0 && qw.scale_type == ScaleType::kF16;
     if (half) {
       w.scales16 = static_cast<const uint16_t*>(qw.scales);
       w.mins16 = static_cast<const uint16_t*>(qw.mins);
     } else {
-      w.m0 = 0;
-      w.scales = static_cast<const float*>(qw.scales);
-      w.mins = static_cast<const float*>(qw.mins);
+      w.scales = avx512::scale_rows(qw.scales, qw.scale_type, w.groups, m0, m1, scale_scratch);
+      w.mins = HasMin ? avx512::scale_rows(qw.mins, qw.scale_type, w.groups, m0, m1, min_scratch) : nullptr;
     }
+    if (!HasMin) {
+      // The task's rows in 8 stripes, a tile taking the next row of each:
+      // each tile row continues a long sequential stream of codes (and of
+      // scales per group) that the hardware prefetchers follow, where 8-row
+      // tiles of adjacent rows (2-4 KB each) left them restarting.
+      const size_t stride = (m1 - m0 + 7) / 8;
+      w.prefetch = false;
+      for (size_t j = 0; j < stride; ++j) {
+        if (half) tile<Code, HasMin, kGroups, Lut, 8, 1, true>(w, K, m0 + j, m1, x, packed, bias, y, ldy, n0, stride);
+        else tile<Code, HasMin, kGroups, Lut, 8, 1, false>(w, K, m0 + j, m1, x, packed, bias, y, ldy, n0, stride);
+      }
+      return;
+    }
+    // With mins (three streams a row), stripes ran slower: 8-row tiles of
+    // adjacent rows prefetching the next tile's codes, scales and mins.
+    const size_t scale_bytes = qw.scale_type == ScaleType::kF16 ? 2 : 4;
+    const size_t steps = std::max<size_t>(1, K / StepShape<Code>::kWeights);
     for (size_t m = m0; m < m1; m += 8) {
       const size_t e = std::min(m + 8, m1);
-      w.next_lines = (std::min<size_t>(8, m1 - e) * w.groups * scale_bytes + 63) / 64;
-      w.lines_per_step = (w.next_lines + steps - 1) / steps;
-      w.next_scales = e < m1 ? static_cast<const char*>(qw.scales) + e * w.groups * scale_bytes : nullptr;
-      w.next_mins = HasMin && e < m1 ? static_cast<const char*>(qw.mins) + e * w.groups * scale_bytes : nullptr;
+      if (kGroups != 0 && e < m1) {
+        w.next_lines = (std::min<size_t>(8, m1 - e) * w.groups * scale_bytes + 63) / 64;
+        w.lines_per_step = (w.next_lines + steps - 1) / steps;
+        w.next_scales = static_cast<const char*>(qw.scales) + e * w.groups * scale_bytes;
+        w.next_mins = static_cast<const char*>(qw.mins) + e * w.groups * scale_bytes;
+      } else {
+        w.next_scales = w.next_mins = nullptr;
+      }
       if (half) tile<Code, HasMin, kGroups, Lut, 8, 1, true>(w, K, m, m1, x, packed, bias, y, ldy, n0);
       else tile<Code, HasMin, kGroups, Lut, 8, 1, false>(w, K, m, m1, x, packed, bias, y, ldy, n0);
     }
@@ -349,10 +373,6 @@ SPARQ_TARGET_AVX512VNNI void run(const ActivationLine* x, const QuantWeights& qw
   }
   w.scales = avx512::scale_rows(qw.scales, qw.scale_type, w.groups, m0, m1, scale_scratch);
   w.mins = HasMin ? avx512::scale_rows(qw.mins, qw.scale_type, w.groups, m0, m1, min_scratch) : nullptr;
-  if (n1 - n0 == 1) {
-    for (size_t m = m0; m < m1; m += 8) tile<Code, HasMin, kGroups, Lut, 8, 1>(w, K, m, m1, x, packed, bias, y, ldy, n0);
-    return;
-  }
   for (size_t m = m0; m < m1; m += 4) {
     for (size_t n = n0; n < n1;) {
       switch (std::min<size_t>(4, n1 - n)) {

@@ -499,7 +499,7 @@ describe("linear on 4-bit clustered weights with activations: 'int8' (integer do
   });
 
   it('gives bit-identical outputs for any N and thread count, sync or async', async () => {
-    const M = 37, K = 448;
+    const M = 45, K = 448;  // on one thread: tasks of 16 rows and a last of 13 (at N = 1, stripes of 2 rows)
     const c = cluster(Tensor.from(randomArray(M * K, 6), [M, K]), { bits: 4 });
     const x = Tensor.from(randomArray(9 * K, 5), [9, K]);
     const all = linear(x, c, null, int8).data;
@@ -512,6 +512,8 @@ describe("linear on 4-bit clustered weights with activations: 'int8' (integer do
     try {
       setNumThreads(1);
       expect(Array.from(linear(x, c, null, int8).data)).toEqual(Array.from(all));
+      const one = linear(Tensor.from(x.data.subarray(4 * K, 5 * K), [1, K]), c, null, int8).data;
+      expect(Array.from(one), 'row 4, one thread').toEqual(Array.from(all.subarray(4 * M, 5 * M)));
     } finally {
       setNumThreads(threads);
     }

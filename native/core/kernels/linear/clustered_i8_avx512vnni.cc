@@ -33,12 +33,12 @@ template <int MR, int NR>
 SPARQ_TARGET_AVX512VNNI void tile(const ClusteredActStep* x, const ClusteredWeights& w,
                                   const ClusteredI8Books& books, size_t steps, size_t row_bytes,
                                   const float* bias, float* y, size_t ldy, size_t n, size_t m,
-                                  size_t m1) {
+                                  size_t m1, size_t stride = 1, bool prefetch = true) {
   const uint8_t* rows[MR];
   __m512i table[MR];
   float scale[MR];
   for (int i = 0; i < MR; ++i) {
-    const size_t r = std::min(m + i, m1 - 1), book = r / w.rows_per_book;
+    const size_t r = std::min(m + i * stride, m1 - 1), book = r / w.rows_per_book;
     rows[i] = w.indices + r * row_bytes;
     table[i] = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(books.tables + 16 * book)));
     scale[i] = books.scales[book];
@@ -55,7 +55,7 @@ SPARQ_TARGET_AVX512VNNI void tile(const ClusteredActStep* x, const ClusteredWeig
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
       const uint8_t* p = rows[i] + 64 * t;
-      _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchRows * row_bytes), _MM_HINT_T1);
+      if (prefetch) _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchRows * row_bytes), _MM_HINT_T1);
       const __m512i b = _mm512_loadu_si512(p);
       const __m512i lo = _mm512_shuffle_epi8(table[i], _mm512_and_si512(b, nib));
       const __m512i hi = _mm512_shuffle_epi8(table[i], _mm512_and_si512(_mm512_srli_epi16(b, 4), nib));
@@ -73,7 +73,7 @@ SPARQ_TARGET_AVX512VNNI void tile(const ClusteredActStep* x, const ClusteredWeig
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
     for (int j = 0; j < NR; ++j) out[i * NR + j] = scale[i] * avx512::reduce_add(acc[i][j]);
-  store_tile(out, NR, std::min<size_t>(MR, m1 - m), bias, y, ldy, n, m);
+  store_tile_strided(out, NR, MR, stride, m1, bias, y, ldy, n, m);
 }
 
 }  // namespace
@@ -128,7 +128,11 @@ SPARQ_TARGET_AVX512VNNI void linear_clustered_i8_avx512vnni(const ClusteredActSt
                                                             size_t n1, size_t m0, size_t m1) {
   const size_t steps = clustered_i8_steps(K), row_bytes = clustered_row_bytes(K, w.dim, w.bits);
   if (n1 - n0 == 1) {
-    for (size_t m = m0; m < m1; m += 8) tile<8, 1>(x, w, books, steps, row_bytes, bias, y, ldy, n0, m, m1);
+    // The rows in 8 stripes, a tile taking the next row of each: long
+    // sequential streams for the hardware prefetchers, as
+    // quant_i8_avx512vnni.cc does at N = 1.
+    const size_t stride = (m1 - m0 + 7) / 8;
+    for (size_t j = 0; j < stride; ++j) tile<8, 1>(x, w, books, steps, row_bytes, bias, y, ldy, n0, m0 + j, m1, stride, false);
     return;
   }
   for (size_t m = m0; m < m1; m += 4) {

@@ -301,15 +301,7 @@ SPARQ_TARGET_AVX512VNNI void tile(const Weights<Code, HasMin, kGroups, Lut>& w, 
       }
       out[i * NR + j] = Lut ? r * w.table_scale : r;
     }
-  if (stride == 1) {
-    store_tile(out, NR, std::min<size_t>(MR, m1 - m), bias, y, ldy, n, m);
-    return;
-  }
-  for (int i = 0; i < MR && m + i * stride < m1; ++i)
-    for (int j = 0; j < NR; ++j) {
-      const size_t r = m + i * stride;
-      y[(n + j) * ldy + r] = bias != nullptr ? out[i * NR + j] + bias[r] : out[i * NR + j];
-    }
+  store_tile_strided(out, NR, MR, stride, m1, bias, y, ldy, n, m);
 }
 
 template <CodeType Code, bool HasMin, int kGroups, bool Lut>

@@ -22,11 +22,12 @@
 namespace sparq {
 namespace {
 
-// Each step also prefetches into L2 the line that the row this many rows
-// below reads at the same step (the next tile at N = 1, two tiles ahead
-// otherwise), as the quantized kernel does (quant_i8_avx512vnni.cc). At N = 8
-// from DRAM 1.12x against N = 1 tiles only (node bench/ab.js --weights
-// clustered4 --activations int8 --n 8 --cache cold); N = 32 and hot unchanged.
+// From N = 2 each step also prefetches into L2 the line that the row this
+// many rows below reads at the same step (two tiles ahead), as the quantized
+// kernel does (quant_i8_avx512vnni.cc). At N = 8 from DRAM 1.12x against
+// N = 1 tiles only (node bench/ab.js --weights clustered4 --activations int8
+// --n 8 --cache cold); N = 32 and hot unchanged. N = 1 walks rows in stripes
+// without it.
 constexpr size_t kPrefetchRows = 8;
 
 template <int MR, int NR>

@@ -31,11 +31,12 @@ namespace sparq {
 namespace {
 constexpr size_t kBlock = 32;  // weights per activation scale
 
-// Each step also prefetches into L2 the code line that the row this many rows
-// below reads at the same step (the next N = 1 tile). The hardware
-// prefetchers alone restart on every tile's short rows: measured 1.46x on
-// 4-bit weights streamed from DRAM at N = 1 (bench/ab.js --weights int4
-// --activations int8 --cache cold).
+// Tiles of adjacent rows (N > 1, and N = 1 with mins) also prefetch into L2,
+// each step, the code line that the row this many rows below reads at the
+// same step: the hardware prefetchers alone restart on every tile's short
+// rows (measured 1.46x on 4-bit weights from DRAM at N = 1 when tiles were
+// adjacent rows there too; bench/ab.js --weights int4 --activations int8
+// --cache cold). N = 1 without mins walks rows in stripes instead (run).
 constexpr size_t kPrefetchRows = 8;
 
 // One step of one activation row, laid out for the codes of a step.
@@ -239,6 +240,7 @@ SPARQ_TARGET_AVX512VNNI inline void step(const Weights<Code, HasMin, kGroups, Lu
   }
 }
 
+// Weight rows m + i * stride (i < MR, below m1) by activation rows [n, n + NR).
 template <CodeType Code, bool HasMin, int kGroups, bool Lut, int MR, int NR, bool Half = false>
 SPARQ_TARGET_AVX512VNNI void tile(const Weights<Code, HasMin, kGroups, Lut>& w, size_t K, size_t m,
                                   size_t m1, const ActivationLine* x, const PackedRows<Code>& packed,

@@ -280,6 +280,26 @@ describe('SparseTensor.fromDense and toDense', () => {
     expectLinearMatchesReference(s.to('bitmap'), 2, 10, false, 'K = 65537');
   });
 
+  it('runs long csr rows and rows over blocks of 65536 columns for N past the gather path', () => {
+    const M = 5, K = 70000;
+    const d = randomArray(M * K, 21);
+    const keep = (m: number, k: number): boolean =>
+      m === 0 ? k < 5000 || (k >= 65536 && k < 65536 + 2100) // 5000 and 2100 entries
+        : m === 1 ? false // empty
+          : m === 2 ? k === 65540 || k === K - 1 // block 1 only
+            : m === 3 ? k < 2048
+              : k % 3 === 0; // 21846 + 1556 entries
+    for (let m = 0; m < M; m++) for (let k = 0; k < K; k++) if (!keep(m, k)) d[m * K + k] = 0;
+    for (const vt of ['float32', 'bfloat16'] as const) {
+      const s = SparseTensor.fromDense(Tensor.from(d, [M, K]), { format: 'csr', values: vt });
+      expectLayout(s);
+      for (const N of [4, 9, 17]) expectLinearMatchesReference(s, N, N + 40, N % 2 === 1, `csr ${vt} K = ${K}`);
+      const x = Tensor.from(randomArray(9 * K, 5), [9, K]), all = linear(x, s).data;
+      const one = linear(Tensor.from(x.data.slice(4 * K, 5 * K), [1, K]), s).data;
+      expect(firstBitDifference(one, all.subarray(4 * M, 5 * M)), `${vt} row 4 of 9 against N = 1`).toBe(-1);
+    }
+  });
+
   it('clones with arrays of its own, for every value type', async () => {
     const { quantize, cluster } = await import('../lib/index.js');
     const w = Tensor.from(randomArray(8 * 40, 171), [8, 40]);
@@ -899,10 +919,15 @@ describe("format 'ell' (sliced ELLPACK over 128-column panels, groups of 16 rows
     const bad = s.offsets!.slice();
     bad[2] = bad[1] - 1;
     expect(() => run({ offsets: bad })).toThrow(/nondecreasing offsets/);
-    const big = s.offsets!.slice();
-    big[4] += 1000;
+    const big = s.offsets!.map((o, i) => o + 40 * i); // 40 more vectors in each panel: 2560 entries past the arrays
     expect(() => run({ offsets: big })).toThrow(/for panelCols|for values/);
     expect(() => run({ panelCols: s.panelCols!.subarray(0, 16) })).toThrow(/Expected at least \d+ elements for panelCols/);
+    const wide = new Uint32Array(5); // 129 vectors in the first panel (arrays long enough)
+    wide.fill(129, 1);
+    const long = { offsets: wide, panelCols: new Uint8Array(129 * 16 + 16), values: new Float32Array(129 * 16 + 16) }; // float32 values
+    expect(() => run(long)).toThrow(new RangeError('Expected at most 128 vectors per ell panel'));
+    wide.fill(128, 1);
+    expect(() => run(long)).not.toThrow();
     expect(() => run({ valueType: 4, lut: new Float32Array(16 * M), values: new Uint8Array(s.values.length) })).toThrow(/float or int8 values for format ell/);
     expect(() => run({ format: 4 })).toThrow(/Unknown sparse format/);
   });

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 
 #include "../../target.h"
 #include "outer_avx512.h"
@@ -82,29 +83,64 @@ SPARQ_TARGET_AVX512 void ell_permute(const float* x, size_t ldx, const SparseWei
   }
 }
 
+// A group's entries in one panel, staged for ell_outer: values widened to
+// float32 and columns turned into byte offsets into the packed activations.
+// A panel holds at most kEllPanel vectors (a row has at most 128 columns in it).
+struct EllStage {
+  alignas(64) float values[kEllPanel * kLanes];
+  alignas(64) uint16_t offsets[kEllPanel * kLanes];
+};
+
+template <typename Widen>
+SPARQ_TARGET_AVX512 void ell_stage(const typename Widen::T* values, const uint8_t* cols, size_t v0, size_t v1,
+                                   EllStage& s) {
+  const __m512i col_mask = _mm512_set1_epi32(kEllPanel - 1);
+  for (size_t v = v0; v < v1; ++v) {
+    _mm_prefetch(reinterpret_cast<const char*>(values + (v + kPrefetchVectors) * kLanes), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(cols + (v + kPrefetchVectors) * kLanes), _MM_HINT_T0);
+    _mm512_store_ps(s.values + (v - v0) * kLanes, Widen::full(values + v * kLanes));
+    const __m512i c = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(cols + v * kLanes)));
+    // column c of the panel is kLanes floats at byte c * 64
+    _mm256_store_si256(reinterpret_cast<__m256i*>(s.offsets + (v - v0) * kLanes),
+                       _mm512_cvtepi32_epi16(_mm512_slli_epi32(_mm512_and_si512(c, col_mask), 6)));
+  }
+}
+
 // Up to Vec::kRows activation rows [n, n + rows) packed transposed at xg
-// (16 floats per column of the padded x).
+// (16 floats per column of the padded x). Each panel's entries are staged
+// (ell_stage) one panel ahead of the FMAs, so that an entry costs an offset
+// load, an activation load and an FMA with the value broadcast from memory,
+// and no load waits on a store still in flight.
 template <typename Widen, typename Vec>
 SPARQ_TARGET_AVX512 void ell_outer(const float* xg, const SparseWeights& w, size_t K, const float* bias,
                                    float* y, size_t ldy, size_t n, size_t rows, size_t m0, size_t m1) {
   using V = typename Vec::V;
+  static_assert(kLanes * sizeof(float) == 64, "ell_stage's offsets");
   const size_t panels = ell_panels(K);
   const auto* values = static_cast<const typename Widen::T*>(w.values);
+  EllStage stage[2];  // 24 KiB
   for (size_t g = m0 / kLanes; g * kLanes < m1; ++g) {
     const uint32_t* offsets = w.offsets + g * panels;
     V acc[kLanes];  // acc[l]: row 16 g + l, one activation row per lane
 #pragma GCC unroll 16
     for (size_t l = 0; l < kLanes; ++l) acc[l] = Vec::zero();
+    ell_stage<Widen>(values, w.panel_cols, offsets[0], offsets[1], stage[0]);
     for (size_t p = 0; p < panels; ++p) {
-      const float* xp = xg + p * kEllPanel * kLanes;
-      for (size_t v = offsets[p]; v < offsets[p + 1]; ++v) {
-        alignas(64) float wv[kLanes];
-        _mm512_store_ps(wv, Widen::full(values + v * kLanes));
-        _mm_prefetch(reinterpret_cast<const char*>(values + (v + kPrefetchVectors) * kLanes), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(w.panel_cols + (v + kPrefetchVectors) * kLanes), _MM_HINT_T0);
-        const uint8_t* c = w.panel_cols + v * kLanes;
-#pragma GCC unroll 16
-        for (size_t l = 0; l < kLanes; ++l) acc[l] = Vec::fma(Vec::set1(wv[l]), Vec::load(xp + (c[l] & 127u) * kLanes), acc[l]);
+      if (p + 1 < panels) ell_stage<Widen>(values, w.panel_cols, offsets[p + 1], offsets[p + 2], stage[(p + 1) & 1]);
+      const EllStage& s = stage[p & 1];
+      const char* xp = reinterpret_cast<const char*>(xg + p * kEllPanel * kLanes);
+      const size_t entries = (offsets[p + 1] - offsets[p]) * kLanes;
+      for (size_t e = 0; e < entries; e += kLanes) {
+#pragma GCC unroll 4
+        for (size_t q = 0; q < kLanes; q += 4) {
+          uint64_t four;  // the offsets of lanes q .. q + 3, one load for four entries
+          std::memcpy(&four, s.offsets + e + q, 8);
+#pragma GCC unroll 4
+          for (size_t i = 0; i < 4; ++i) {
+            const size_t off = (four >> (16 * i)) & 0xffff;
+            acc[q + i] = Vec::fma(Vec::load(reinterpret_cast<const float*>(xp + off)), Vec::set1(s.values[e + q + i]), acc[q + i]);
+          }
+        }
       }
     }
     alignas(64) float lanes[kLanes][kLanes];  // lanes[l][j]: weight row 16 g + l, activation row n + j

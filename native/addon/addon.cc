@@ -312,8 +312,9 @@ T* typed_prop_min(Napi::Env env, const Napi::Object& o, const char* name, napi_t
 // A sparse weight description (lib/binding.ts NativeSparseWeights) for an
 // [M, K] matrix. Checks everything the kernels' memory accesses depend on, in
 // O(offsets) time: offsets nondecreasing and inside values (and cols or
-// panelCols), at most kEllPanel vectors per ell panel; for bitmap, the rows near the end of values must not select
-// more values than remain. Masks and column indices are otherwise trusted for
+// panelCols), at most kEllPanel vectors per ell panel (the size of the ell
+// kernels' stage); for bitmap, the rows near the end of values must not
+// select more values than remain. Masks and column indices are otherwise trusted for
 // values, not for memory (kernels clamp column indices to K; ell's are below
 // 128 within a panel of x padded to whole panels).
 sparq::SparseWeights sparse_arg(const Napi::CallbackInfo& info, size_t index, size_t M, size_t K) {
@@ -365,7 +366,7 @@ sparq::SparseWeights sparse_arg(const Napi::CallbackInfo& info, size_t index, si
       w.cols = typed_prop_min<const uint16_t>(env, o, "cols", napi_uint16_array, entries + sparq::kSparsePad, &len);
     } else if (w.format == sparq::SparseFormat::kEll) {
       if (w.value_type == WeightType::kLut4) throw Napi::RangeError::New(env, "Expected float or int8 values for format ell");
-      for (size_t i = 0; i < slots; ++i)  // a row stores at most 128 columns of a panel (the kernels stage a panel)
+      for (size_t i = 0; i < slots; ++i)  // a row stores at most 128 columns of a panel
         if (w.offsets[i + 1] - w.offsets[i] > sparq::kEllPanel)
           throw Napi::RangeError::New(env, "Expected at most " + std::to_string(sparq::kEllPanel) + " vectors per ell panel");
       entries = checked_mul(env, entries, sparq::kEllRows);  // offsets count vectors of 16 entries

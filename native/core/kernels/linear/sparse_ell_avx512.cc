@@ -85,7 +85,8 @@ SPARQ_TARGET_AVX512 void ell_permute(const float* x, size_t ldx, const SparseWei
 
 // A group's entries in one panel, staged for ell_outer: values widened to
 // float32 and columns turned into byte offsets into the packed activations.
-// A panel holds at most kEllPanel vectors (a row has at most 128 columns in it).
+// A panel holds at most kEllPanel vectors (a row has at most 128 columns in
+// it; the addon rejects offsets that say otherwise).
 struct EllStage {
   alignas(64) float values[kEllPanel * kLanes];
   alignas(64) uint16_t offsets[kEllPanel * kLanes];
@@ -94,6 +95,7 @@ struct EllStage {
 template <typename Widen>
 SPARQ_TARGET_AVX512 void ell_stage(const typename Widen::T* values, const uint8_t* cols, size_t v0, size_t v1,
                                    EllStage& s) {
+  static_assert(kLanes * sizeof(float) == 64, "a packed column is 64 bytes");
   const __m512i col_mask = _mm512_set1_epi32(kEllPanel - 1);
   for (size_t v = v0; v < v1; ++v) {
     _mm_prefetch(reinterpret_cast<const char*>(values + (v + kPrefetchVectors) * kLanes), _MM_HINT_T0);
@@ -108,14 +110,13 @@ SPARQ_TARGET_AVX512 void ell_stage(const typename Widen::T* values, const uint8_
 
 // Up to Vec::kRows activation rows [n, n + rows) packed transposed at xg
 // (16 floats per column of the padded x). Each panel's entries are staged
-// (ell_stage) one panel ahead of the FMAs, so that an entry costs an offset
-// load, an activation load and an FMA with the value broadcast from memory,
-// and no load waits on a store still in flight.
+// (ell_stage) one panel ahead of the FMAs, so that an entry costs a quarter
+// of an offset load, an activation load and an FMA with the value broadcast
+// from memory, and no load waits on a store still in flight.
 template <typename Widen, typename Vec>
 SPARQ_TARGET_AVX512 void ell_outer(const float* xg, const SparseWeights& w, size_t K, const float* bias,
                                    float* y, size_t ldy, size_t n, size_t rows, size_t m0, size_t m1) {
   using V = typename Vec::V;
-  static_assert(kLanes * sizeof(float) == 64, "ell_stage's offsets");
   const size_t panels = ell_panels(K);
   const auto* values = static_cast<const typename Widen::T*>(w.values);
   EllStage stage[2];  // 24 KiB

@@ -52,13 +52,14 @@ void leaf_avx512(const Cols& c, size_t j0, size_t nr, size_t a, size_t b, double
 // end (the sweep passes a + kBatchCols - 1, or further) and grows by
 // kBatchStep while the last row's minimiser lies within kBatchSlack of it,
 // up to hi = min(ihi, j0 + nr - 1). Writes the rows' cur / opt; returns b.
-// A window of 16 columns (8 rows' minimisers advance about 4 to 7 columns)
-// leaves fewer single-row extension scans after each batch than 6 did:
-// `node bench/kmeans-time.js --calls 7` (16.7M distinct float32 values,
-// k = 16), against the same with --lib on a build with 6 and 4: calls in the
-// VM's fast mode 1.72-1.77 s against 1.92-2.01 s, in its slow mode 2.4-2.7 s
-// against 2.5-2.8 s.
-constexpr size_t kBatchCols = 16, kBatchStep = 8, kBatchSlack = 2;
+// The first window's width trades batch columns (one division per column
+// for 8 rows) against single-row extension scans after a batch: 16 columns
+// beat 6 and 4 on the AMD VM of earlier runs (1.72-1.77 s against
+// 1.92-2.01 s a call), 10 beats 16 on the Intel VM of the latest runs
+// (`node bench/kmeans-time.js --calls 7 --ab <build with 16>`, 16.7M distinct float32 values, k = 16: 2349 against 2513 ms,
+// 1.07x; 1.04-1.07x for 8, 9, 12 and steps of 4 or 6, 0.94x for 20; k = 4:
+// 1.07x).
+constexpr size_t kBatchCols = 10, kBatchStep = 8, kBatchSlack = 2;
 inline size_t batch_first_end(size_t a, size_t hi, size_t end) { return std::min(std::max(end, a), hi); }
 size_t batch_ref(const Cols& c, size_t j0, size_t nr, size_t a, size_t ihi, size_t end, double* cur, uint32_t* opt);
 size_t batch_avx2(const Cols& c, size_t j0, size_t nr, size_t a, size_t ihi, size_t end, double* cur, uint32_t* opt);
